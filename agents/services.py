@@ -1,0 +1,75 @@
+"""Agent presence: online/offline and the inactivity deadline the worker enforces."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import AgentProfile
+from handoffs import live
+from handoffs.errors import AgentOffline
+
+
+def profile_for(user) -> AgentProfile:
+    profile, _ = AgentProfile.objects.get_or_create(user=user)
+    return profile
+
+
+def set_online(*, agent, online: bool) -> AgentProfile:
+    now = timezone.now()
+    profile = profile_for(agent)
+    with transaction.atomic():
+        deadline = now + settings.HITLNEXT_AGENT_SESSION_TIMEOUT if online else None
+        AgentProfile.objects.filter(pk=profile.pk).update(
+            online=online, session_expires_at=deadline, last_activity_at=now
+        )
+        if profile.online != online:
+            transaction.on_commit(partial(live.presence_changed, agent.pk))
+    profile.online, profile.session_expires_at, profile.last_activity_at = online, deadline, now
+    return profile
+
+
+def record_activity(*, agent) -> bool:
+    """Push the inactivity deadline back; returns False if the agent is not online.
+
+    A conditional UPDATE: an agent the worker has just set offline stays offline.
+    """
+    now = timezone.now()
+    return (
+        AgentProfile.objects.filter(user=agent, online=True).update(
+            session_expires_at=now + settings.HITLNEXT_AGENT_SESSION_TIMEOUT,
+            last_activity_at=now,
+        )
+        == 1
+    )
+
+
+def require_online(agent) -> None:
+    """Refuse an action from an offline agent, and count it as activity otherwise."""
+    if not record_activity(agent=agent):
+        raise AgentOffline()
+
+
+def expire_agent_sessions(*, now: datetime | None = None) -> int:
+    """Set offline every agent whose inactivity deadline has passed (the worker's timer)."""
+    now = now or timezone.now()
+    due = list(
+        AgentProfile.objects.filter(online=True, session_expires_at__lte=now).values_list(
+            "pk", "user_id"
+        )
+    )
+    expired = 0
+    for pk, user_id in due:
+        with transaction.atomic():
+            # Conditional: activity recorded since we looked moved the deadline; keep them.
+            changed = AgentProfile.objects.filter(
+                pk=pk, online=True, session_expires_at__lte=now
+            ).update(online=False, session_expires_at=None)
+            if changed:
+                expired += 1
+                transaction.on_commit(partial(live.presence_changed, user_id))
+    return expired

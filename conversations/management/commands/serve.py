@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+logger = logging.getLogger("hitlnext.worker")
+
+
+async def worker_loop(interval: float) -> None:
+    from conversations.worker import run_once
+
+    # Not thread-sensitive: a slow webhook must not hold up the views' shared sync thread.
+    step = database_sync_to_async(run_once, thread_sensitive=False)
+    while True:
+        try:
+            done = await step()
+        except Exception:
+            logger.exception("worker pass failed")
+            done = 0
+        if not done:
+            await asyncio.sleep(interval)
+
+
+class Command(BaseCommand):
+    help = "Run Daphne (HTTP + websockets) with the worker inside the same process."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="Serve only; run `manage.py run_worker` separately (needs REDIS_URL to push "
+            "live updates across processes).",
+        )
+
+    def handle(self, *args, host: str, port: int, no_worker: bool, **options):
+        # Importing daphne.server installs the asyncio Twisted reactor, so it comes first.
+        from daphne.endpoints import build_endpoint_description_strings
+        from daphne.server import Server
+
+        from hitlnext_project.asgi import application
+
+        tasks = []
+
+        def ready() -> None:
+            if not no_worker:
+                tasks.append(asyncio.get_event_loop().create_task(worker_loop(0.5)))
+            self.stdout.write(f"hitlnext serving on http://{host}:{port}/", ending="\n")
+            self.stdout.flush()
+
+        if settings.DEBUG:
+            from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+            application = ASGIStaticFilesHandler(application)
+        Server(
+            application=application,
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            # Sockets stay open until the client leaves: Daphne's default closes them after a
+            # day with code 1000, which htmx does not reconnect after.
+            websocket_timeout=-1,
+            ready_callable=ready,
+            proxy_forwarded_address_header="X-Forwarded-For" if settings.HTTPS else None,
+            proxy_forwarded_port_header="X-Forwarded-Port" if settings.HTTPS else None,
+            proxy_forwarded_proto_header="X-Forwarded-Proto" if settings.HTTPS else None,
+        ).run()

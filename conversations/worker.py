@@ -1,0 +1,31 @@
+"""One pass of the background worker: timers first, then webhook deliveries.
+
+Every timer is a deadline in the database, so whichever worker runs next fires it, and a
+restart loses nothing. Any number of workers may run at once: each step claims its rows
+with a conditional UPDATE or SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import close_old_connections
+
+from agents.services import expire_agent_sessions
+from conversations.delivery import deliver_due
+from handoffs.services import expire_due_handoffs
+
+logger = logging.getLogger("hitlnext.worker")
+
+
+def run_once() -> int:
+    """Do whatever is due; returns how many things were done (0 means idle)."""
+    close_old_connections()
+    done = 0
+    for step in (expire_due_handoffs, expire_agent_sessions, deliver_due):
+        try:
+            done += step()
+        except Exception:  # one failing step must not starve the others
+            logger.exception("worker step %s failed", step.__name__)
+    close_old_connections()
+    return done

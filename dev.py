@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""The two commands of hitlnext, needing nothing but python3 >= 3.11:
+
+    python3 dev.py run    # install, migrate, demo users, server + worker on 127.0.0.1:8000
+    python3 dev.py test   # install, then the whole test suite
+
+Both create ./.venv and install the project into it (again only when pyproject.toml changes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def say(text: str) -> None:
+    print(f"[hitlnext] {text}", flush=True)
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit("hitlnext needs Python 3.11 or newer.")
+    if not PYTHON.exists():
+        say("creating .venv")
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    stamp = VENV / ".installed"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != wanted:
+        say("installing dependencies into .venv (first run only)")
+        pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+        stamp.write_text(wanted)
+
+
+def manage(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(PYTHON), str(ROOT / "manage.py"), *args], cwd=ROOT, **kwargs)
+
+
+def run() -> int:
+    ensure_venv()
+    manage("migrate", "--no-input", "-v", "0", check=True)
+    manage("setup_demo", check=True)
+    try:
+        return manage("serve").returncode
+    except KeyboardInterrupt:
+        return 0
+
+
+def ensure_chromium() -> bool:
+    if CHROMIUM.exists():
+        return True
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("installing Debian's chromium for the browser tests")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=False)
+    return CHROMIUM.exists()
+
+
+def test(extra: list[str]) -> int:
+    ensure_venv()
+    pytest = [str(PYTHON), "-m", "pytest"]
+    # Two runs: sync Playwright leaves an event loop behind that breaks pytest-asyncio tests
+    # run after it in the same process (STACK_NOTES 6.3).
+    say("unit, API, worker and websocket tests")
+    code = subprocess.run([*pytest, "tests", *extra], cwd=ROOT).returncode
+    if code not in (0,):
+        return code
+    if not ensure_chromium():
+        if os.environ.get("CI"):
+            say("/usr/bin/chromium is missing: the browser tests cannot run")
+            return 1
+        say("skipping browser tests: install Debian's chromium (apt-get install chromium)")
+        return 0
+    say("browser tests (Playwright on /usr/bin/chromium)")
+    code = subprocess.run([*pytest, "e2e", "-p", "no:asyncio", *extra], cwd=ROOT).returncode
+    return 0 if code == 5 else code  # 5 = no browser tests collected
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
+        print(__doc__)
+        return 2
+    if sys.argv[1] == "run":
+        return run()
+    return test(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Domain errors raised by the services; each entry point maps them (the API to 409)."""
+
+from __future__ import annotations
+
+
+class HandoffError(Exception):
+    """A request the state machine refuses."""
+
+
+class IllegalTransition(HandoffError):
+    def __init__(self, handoff_id: int, status: str, action: str) -> None:
+        self.handoff_id = handoff_id
+        self.status = status
+        self.action = action
+        super().__init__(f"Handoff #{handoff_id} is {status}: it cannot be {action}.")
+
+
+class AlreadyAssigned(IllegalTransition):
+    """Lost the race for "Assign to me": someone else took it first."""
+
+    def __init__(self, handoff_id: int, agent_name: str) -> None:
+        self.agent_name = agent_name
+        super().__init__(handoff_id, "assigned", "assigned")
+        self.args = (f"{agent_name} already took handoff #{handoff_id}.",)
+
+
+class AgentOffline(HandoffError):
+    def __init__(self) -> None:
+        super().__init__("Go online to do this.")
+
+
+class NotYourHandoff(HandoffError):
+    def __init__(self, handoff_id: int) -> None:
+        super().__init__(f"Handoff #{handoff_id} is not assigned to you.")
+
+
+class UnknownLabel(HandoffError):
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__("Unknown label: " + ", ".join(names))

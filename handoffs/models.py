@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Label(models.Model):
+    name = models.CharField(max_length=64, unique=True)
+    color = models.CharField(max_length=7, default="#6b7280", help_text="Hex colour, e.g. #2563eb")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Handoff(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ASSIGNED = "assigned", "Assigned"
+        RESOLVED = "resolved", "Resolved"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+
+    ACTIVE = (Status.PENDING, Status.ASSIGNED)
+    TERMINAL = (Status.RESOLVED, Status.REJECTED, Status.EXPIRED)
+
+    bot = models.ForeignKey("conversations.Bot", on_delete=models.CASCADE, related_name="handoffs")
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="handoffs"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="handoffs",
+    )
+    language = models.CharField(max_length=16)
+    labels = models.ManyToManyField(Label, blank=True, related_name="handoffs")
+    timeout_seconds = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # Set on rejection and expiry too: when the handoff became terminal.
+    closed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Denormalised for the inbox list, so it needs no per-row query.
+    last_user_message = models.CharField(max_length=200, blank=True)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # The database itself guarantees one active handoff per conversation.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status__in=["pending", "assigned"]),
+                name="one_active_handoff_per_conversation",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="handoff_inbox_status"),
+            models.Index(fields=["agent", "status", "-created_at"], name="handoff_inbox_agent"),
+            models.Index(
+                fields=["expires_at"], condition=Q(status="pending"), name="handoff_expiry_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+class HandoffRead(models.Model):
+    """How far an agent has read a conversation: drives the per-agent unread dot."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="+"
+    )
+    last_read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "conversation"], name="read_unique")
+        ]
+
+
+class MessageTemplate(models.Model):
+    """A canned answer agents insert with the autocomplete trigger (":" by default)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    text = models.TextField(
+        help_text="May use {{user.fullName}}, {{user.<variable>}}, {{agent.firstName}}, "
+        "{{agent.lastName}}, {{agent.name}}."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SystemMessage(models.Model):
+    """The text sent to the user on transfer and on assignment, per language."""
+
+    class Kind(models.TextChoices):
+        TRANSFER = "transfer", "Transfer (handoff created)"
+        ASSIGN = "assign", "Assign (an agent took it)"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    language = models.CharField(max_length=16)
+    text = models.TextField(help_text="{{agentName}} is replaced by the agent's name.")
+
+    class Meta:
+        ordering = ["kind", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "language"], name="system_message_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.language})"
+
+
+class ConversationDeletion(models.Model):
+    """Audit line left behind when an agent deletes a conversation's messages."""
+
+    conversation_ref = models.CharField(max_length=300)
+    bot_name = models.CharField(max_length=100)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message_count = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)

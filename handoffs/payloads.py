@@ -1,0 +1,52 @@
+"""JSON shapes of the bot API and of webhook events (the contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+from agents.models import display_name
+from conversations.events import absolute_url, isoformat
+from conversations.models import Message
+from handoffs.models import Handoff
+
+
+def agent_json(user) -> dict | None:
+    if user is None:
+        return None
+    profile = getattr(user, "agent_profile", None)
+    avatar = profile.avatar.url if profile is not None and profile.avatar else None
+    return {
+        "id": user.pk,
+        "name": display_name(user),
+        "avatar_url": absolute_url(avatar) if avatar else None,
+    }
+
+
+def handoff_json(handoff: Handoff) -> dict:
+    conversation = handoff.conversation
+    return {
+        "id": handoff.pk,
+        "status": handoff.status,
+        "conversation_id": conversation.external_id,
+        "user_id": conversation.end_user.external_id,
+        "channel": conversation.channel,
+        "language": handoff.language,
+        "labels": sorted(label.name for label in handoff.labels.all()),
+        "agent": agent_json(handoff.agent),
+        "created_at": isoformat(handoff.created_at),
+        "assigned_at": isoformat(handoff.assigned_at),
+        "resolved_at": isoformat(handoff.resolved_at),
+        "expires_at": isoformat(handoff.expires_at),
+    }
+
+
+def message_json(message: Message) -> dict:
+    conversation = message.conversation
+    return {
+        "id": f"msg_{message.pk}",
+        "conversation_id": conversation.external_id,
+        "user_id": conversation.end_user.external_id,
+        "channel": conversation.channel,
+        "author": "agent" if message.direction == Message.Direction.AGENT else "system",
+        "agent": agent_json(message.author),
+        "text": message.text,
+        "created_at": isoformat(message.created_at),
+    }

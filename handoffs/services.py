@@ -1,0 +1,286 @@
+"""The handoff state machine: one function per transition, each transactional and race-safe.
+
+pending -> assigned -> resolved; pending|assigned -> rejected; pending -> expired.
+Events (outbox rows) are written in the same transaction; live pushes run after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.models import display_name
+from agents.services import require_online
+from conversations.events import record_event
+from conversations.models import Bot, Conversation, Message
+from conversations.services import ensure_conversation, preview
+from handoffs import live
+from handoffs.errors import AlreadyAssigned, IllegalTransition, NotYourHandoff, UnknownLabel
+from handoffs.models import Handoff, Label, SystemMessage
+from handoffs.payloads import handoff_json, message_json
+
+Status = Handoff.Status
+
+
+def _load(handoff_id: int) -> Handoff:
+    return (
+        Handoff.objects.select_related("conversation__end_user", "bot", "agent__agent_profile")
+        .prefetch_related("labels")
+        .get(pk=handoff_id)
+    )
+
+
+def _emit_handoff_event(handoff: Handoff, type: str, **extra) -> None:
+    record_event(
+        bot=handoff.bot,
+        type=type,
+        data={"handoff": handoff_json(handoff), **extra},
+        conversation=handoff.conversation,
+    )
+    transaction.on_commit(partial(live.handoff_changed, handoff.pk))
+
+
+def _add_outbound_message(handoff: Handoff, *, direction: str, text: str, author=None) -> Message:
+    """A message for the user (agent or system): stored, then sent as message.created."""
+    message = Message.objects.create(
+        conversation=handoff.conversation,
+        handoff=handoff,
+        direction=direction,
+        author=author,
+        text=text,
+    )
+    Conversation.objects.filter(pk=handoff.conversation_id).update(
+        last_message_at=message.created_at
+    )
+    record_event(
+        bot=handoff.bot,
+        type="message.created",
+        data={"message": message_json(message)},
+        conversation=handoff.conversation,
+    )
+    transaction.on_commit(partial(live.message_added, message.pk))
+    return message
+
+
+def system_message_text(*, kind: str, language: str, bot: Bot, agent_name: str = "") -> str:
+    """The admin-managed text in the user's language, else the bot's default, else English."""
+    texts = dict(
+        SystemMessage.objects.filter(
+            kind=kind, language__in={language, bot.default_language, "en"}
+        ).values_list("language", "text")
+    )
+    for candidate in (language, bot.default_language, "en"):
+        if candidate in texts:
+            return texts[candidate].replace("{{agentName}}", agent_name)
+    return ""
+
+
+def _resolve_labels(names: Iterable[str]) -> list[Label]:
+    wanted = list(dict.fromkeys(names))
+    labels = list(Label.objects.filter(name__in=wanted))
+    missing = sorted(set(wanted) - {label.name for label in labels})
+    if missing:
+        raise UnknownLabel(missing)
+    return labels
+
+
+def start_handoff(
+    *,
+    bot: Bot,
+    conversation_id: str,
+    user_id: str,
+    channel: str,
+    language: str | None = None,
+    user_variables: dict | None = None,
+    history: Iterable[dict] = (),
+    timeout_seconds: int = 0,
+    labels: Iterable[str] = (),
+) -> tuple[Handoff, bool]:
+    """Open a handoff, or return the conversation's active one. Returns (handoff, created)."""
+    label_rows = _resolve_labels(labels)
+    with transaction.atomic():
+        # The conversation row lock serialises concurrent requests for one conversation; the
+        # partial unique constraint on Handoff is the backstop if anything slipped past it.
+        conversation = ensure_conversation(
+            bot=bot,
+            conversation_id=conversation_id,
+            user_id=user_id,
+            channel=channel,
+            user_variables=user_variables,
+        )
+        _import_history(conversation, history)
+        active = conversation.handoffs.filter(status__in=Handoff.ACTIVE).first()
+        if active is not None:
+            return _load(active.pk), False
+        now = timezone.now()
+        last_user = conversation.messages.filter(direction=Message.Direction.INCOMING).last()
+        try:
+            with transaction.atomic():
+                handoff = Handoff.objects.create(
+                    bot=bot,
+                    conversation=conversation,
+                    language=language or bot.default_language,
+                    timeout_seconds=timeout_seconds,
+                    created_at=now,
+                    last_activity_at=now,
+                    expires_at=now + timedelta(seconds=timeout_seconds)
+                    if timeout_seconds
+                    else None,
+                    last_user_message=preview(last_user) if last_user else "",
+                )
+        except IntegrityError:
+            active = conversation.handoffs.get(status__in=Handoff.ACTIVE)
+            return _load(active.pk), False
+        if label_rows:
+            handoff.labels.set(label_rows)
+        handoff = _load(handoff.pk)
+        _emit_handoff_event(handoff, "handoff.created")
+        text = system_message_text(kind="transfer", language=handoff.language, bot=bot)
+        if text:
+            _add_outbound_message(handoff, direction=Message.Direction.SYSTEM, text=text)
+    return handoff, True
+
+
+def _import_history(conversation: Conversation, history: Iterable[dict]) -> None:
+    """Store the bot's earlier messages so agents read the whole conversation."""
+    known = set(
+        conversation.messages.exclude(external_id=None).values_list("external_id", flat=True)
+    )
+    rows = []
+    for item in history:
+        external_id = item.get("id")
+        if external_id is not None and external_id in known:
+            continue
+        known.add(external_id)
+        rows.append(
+            Message(
+                conversation=conversation,
+                external_id=external_id,
+                direction=item["direction"],
+                text=item.get("text") or "",
+                payload=item.get("payload") or {},
+                created_at=item.get("created_at") or timezone.now(),
+            )
+        )
+    if rows:
+        rows.sort(key=lambda m: m.created_at)
+        Message.objects.bulk_create(rows)
+
+
+def assign_handoff(*, handoff: Handoff, agent) -> Handoff:
+    """ "Assign to me": exactly one of several agents clicking at once wins."""
+    require_online(agent)
+    with transaction.atomic():
+        now = timezone.now()
+        # Conditional UPDATE: of two concurrent claims, only one matches status=pending.
+        won = Handoff.objects.filter(pk=handoff.pk, status=Status.PENDING).update(
+            status=Status.ASSIGNED, agent=agent, assigned_at=now, last_activity_at=now
+        )
+        handoff = _load(handoff.pk)
+        if not won:
+            if handoff.status == Status.ASSIGNED and handoff.agent is not None:
+                raise AlreadyAssigned(handoff.pk, display_name(handoff.agent))
+            raise IllegalTransition(handoff.pk, handoff.status, "assigned")
+        _emit_handoff_event(handoff, "handoff.assigned")
+        text = system_message_text(
+            kind="assign",
+            language=handoff.language,
+            bot=handoff.bot,
+            agent_name=display_name(agent),
+        )
+        if text:
+            _add_outbound_message(handoff, direction=Message.Direction.SYSTEM, text=text)
+    return handoff
+
+
+def send_agent_message(*, handoff: Handoff, agent, text: str) -> Message:
+    text = text.strip()
+    if not text:
+        raise ValueError("A message needs some text.")
+    require_online(agent)
+    with transaction.atomic():
+        # Lock the handoff so a message cannot slip in after a concurrent resolve.
+        current = Handoff.objects.select_for_update().get(pk=handoff.pk)
+        if current.status != Status.ASSIGNED:
+            raise IllegalTransition(current.pk, current.status, "written to")
+        if current.agent_id != agent.pk:
+            raise NotYourHandoff(current.pk)
+        handoff = _load(current.pk)
+        message = _add_outbound_message(
+            handoff, direction=Message.Direction.AGENT, text=text, author=agent
+        )
+        Handoff.objects.filter(pk=handoff.pk).update(last_activity_at=message.created_at)
+    return message
+
+
+def resolve_handoff(*, handoff: Handoff, agent) -> Handoff:
+    """Hand the conversation back to the bot."""
+    require_online(agent)
+    with transaction.atomic():
+        now = timezone.now()
+        done = Handoff.objects.filter(pk=handoff.pk, status=Status.ASSIGNED, agent=agent).update(
+            status=Status.RESOLVED, resolved_at=now, closed_at=now, last_activity_at=now
+        )
+        handoff = _load(handoff.pk)
+        if not done:
+            if handoff.status == Status.ASSIGNED:
+                raise NotYourHandoff(handoff.pk)
+            raise IllegalTransition(handoff.pk, handoff.status, "resolved")
+        _emit_handoff_event(handoff, "handoff.resolved", exit_type="handoffResolved")
+    return handoff
+
+
+def reject_handoff(*, handoff: Handoff) -> Handoff:
+    """The bot cancels the handoff (the user left, the bot solved it...)."""
+    with transaction.atomic():
+        now = timezone.now()
+        done = Handoff.objects.filter(pk=handoff.pk, status__in=Handoff.ACTIVE).update(
+            status=Status.REJECTED, closed_at=now, last_activity_at=now
+        )
+        handoff = _load(handoff.pk)
+        if not done:
+            raise IllegalTransition(handoff.pk, handoff.status, "rejected")
+        _emit_handoff_event(handoff, "handoff.rejected")
+    return handoff
+
+
+def expire_handoff(*, handoff: Handoff, now: datetime | None = None) -> bool:
+    """Expire a pending handoff whose deadline passed; False if it changed meanwhile."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        done = Handoff.objects.filter(
+            pk=handoff.pk, status=Status.PENDING, expires_at__lte=now
+        ).update(status=Status.EXPIRED, closed_at=now, last_activity_at=now)
+        if not done:
+            return False
+        _emit_handoff_event(_load(handoff.pk), "handoff.expired", exit_type="timedOutWaitingAgent")
+    return True
+
+
+def expire_due_handoffs(*, now: datetime | None = None, limit: int = 500) -> int:
+    """The worker's timer: the deadline lives in the database, so a restart loses none."""
+    now = now or timezone.now()
+    due = Handoff.objects.filter(status=Status.PENDING, expires_at__lte=now).order_by("expires_at")[
+        :limit
+    ]
+    return sum(expire_handoff(handoff=h, now=now) for h in due)
+
+
+def set_handoff_labels(*, handoff: Handoff, names: Iterable[str], agent=None) -> Handoff:
+    """Replace the handoff's labels; one handoff.updated event when they really change."""
+    labels = _resolve_labels(names)
+    if agent is not None:
+        require_online(agent)
+    with transaction.atomic():
+        locked = Handoff.objects.select_for_update().get(pk=handoff.pk)
+        before = set(locked.labels.values_list("pk", flat=True))
+        if before == {label.pk for label in labels}:
+            return _load(locked.pk)
+        locked.labels.set(labels)
+        handoff = _load(locked.pk)
+        _emit_handoff_event(handoff, "handoff.updated")
+    return handoff

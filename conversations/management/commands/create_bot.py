@@ -27,7 +27,7 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(
                 "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
-            )
+            ) from None
         bot.save()
         line = {"id": bot.pk, "name": bot.name, "api_key": api_key, "webhook_secret": secret}
         self.stdout.write(json.dumps(line))

@@ -7,8 +7,10 @@ with a conditional UPDATE or SKIP LOCKED.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+from channels.db import database_sync_to_async
 from django.db import close_old_connections
 
 from agents.services import expire_agent_sessions
@@ -29,3 +31,21 @@ def run_once() -> int:
             logger.exception("worker step %s failed", step.__name__)
     close_old_connections()
     return done
+
+
+async def worker_loop(interval: float = 0.5) -> None:
+    """The worker inside a Daphne process (the embedded default and the browser tests).
+
+    Live pushes made by the worker's services then reach this process's sockets even with the
+    in-memory channel layer.
+    """
+    # Not thread-sensitive: a slow webhook must not hold up the views' shared sync thread.
+    step = database_sync_to_async(run_once, thread_sensitive=False)
+    while True:
+        try:
+            done = await step()
+        except Exception:
+            logger.exception("worker pass failed")
+            done = 0
+        if not done:
+            await asyncio.sleep(interval)

@@ -1,29 +1,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-logger = logging.getLogger("hitlnext.worker")
-
-
-async def worker_loop(interval: float) -> None:
-    from conversations.worker import run_once
-
-    # Not thread-sensitive: a slow webhook must not hold up the views' shared sync thread.
-    step = database_sync_to_async(run_once, thread_sensitive=False)
-    while True:
-        try:
-            done = await step()
-        except Exception:
-            logger.exception("worker pass failed")
-            done = 0
-        if not done:
-            await asyncio.sleep(interval)
+from conversations.worker import worker_loop
 
 
 class Command(BaseCommand):

@@ -38,3 +38,22 @@ class UnknownLabel(HandoffError):
     def __init__(self, names: list[str]) -> None:
         self.names = names
         super().__init__("Unknown label: " + ", ".join(names))
+
+
+class ConversationDeletionRefused(HandoffError):
+    """Deleting a conversation's messages is not allowed (now, or at all)."""
+
+
+class ConversationDeletionDisabled(ConversationDeletionRefused):
+    def __init__(self) -> None:
+        super().__init__(
+            "Conversation deletion is turned off (HITLNEXT_ENABLE_CONVERSATION_DELETION)."
+        )
+
+
+class ConversationStillActive(ConversationDeletionRefused):
+    def __init__(self, handoff_id: int) -> None:
+        self.handoff_id = handoff_id
+        super().__init__(
+            f"Handoff #{handoff_id} is still open: resolve it before deleting the conversation."
+        )

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -19,8 +20,15 @@ from conversations.events import record_event
 from conversations.models import Bot, Conversation, Message
 from conversations.services import ensure_conversation, preview
 from handoffs import live
-from handoffs.errors import AlreadyAssigned, IllegalTransition, NotYourHandoff, UnknownLabel
-from handoffs.models import Handoff, Label, SystemMessage
+from handoffs.errors import (
+    AlreadyAssigned,
+    ConversationDeletionDisabled,
+    ConversationStillActive,
+    IllegalTransition,
+    NotYourHandoff,
+    UnknownLabel,
+)
+from handoffs.models import ConversationDeletion, Handoff, Label, SystemMessage
 from handoffs.payloads import handoff_json, message_json
 
 Status = Handoff.Status
@@ -284,3 +292,35 @@ def set_handoff_labels(*, handoff: Handoff, names: Iterable[str], agent=None) ->
         handoff = _load(locked.pk)
         _emit_handoff_event(handoff, "handoff.updated")
     return handoff
+
+
+def delete_conversation_messages(*, conversation: Conversation, agent) -> ConversationDeletion:
+    """Delete a finished conversation's messages, leaving an audit line (who, when, how many).
+
+    Notes stay: they are the team's record about the conversation, not the user's messages.
+    """
+    if not settings.HITLNEXT_ENABLE_CONVERSATION_DELETION:
+        raise ConversationDeletionDisabled()
+    with transaction.atomic():
+        # The same row lock ensure_conversation takes: a handoff or message arriving for this
+        # conversation waits until the deletion commits, and we see any handoff it committed.
+        conversation = (
+            Conversation.objects.select_for_update().select_related("bot").get(pk=conversation.pk)
+        )
+        active = conversation.handoffs.filter(status__in=Handoff.ACTIVE).first()
+        if active is not None:
+            raise ConversationStillActive(active.pk)
+        _, deleted = conversation.messages.all().delete()
+        count = deleted.get(Message._meta.label, 0)
+        # The inbox keeps a copy of the last user message; it goes with the messages.
+        handoff_ids = list(conversation.handoffs.values_list("pk", flat=True))
+        Handoff.objects.filter(pk__in=handoff_ids).update(last_user_message="")
+        deletion = ConversationDeletion.objects.create(
+            conversation_ref=conversation.external_id,
+            bot_name=conversation.bot.name,
+            deleted_by=agent,
+            message_count=count,
+        )
+        for handoff_id in handoff_ids:
+            transaction.on_commit(partial(live.handoff_changed, handoff_id))
+    return deletion

@@ -324,3 +324,30 @@ def delete_conversation_messages(*, conversation: Conversation, agent) -> Conver
         for handoff_id in handoff_ids:
             transaction.on_commit(partial(live.handoff_changed, handoff_id))
     return deletion
+
+
+def save_label(*, label: Label) -> Label:
+    """Save a new or edited label. A rename changes every handoff carrying it, so each of them
+    reports handoff.updated, as set_handoff_labels would."""
+    with transaction.atomic():
+        if label.pk is None:
+            label.save()
+            return label
+        # Lock the row so two concurrent renames each see the name they replace.
+        before = Label.objects.select_for_update().get(pk=label.pk)
+        label.save()
+        if before.name != label.name:
+            for handoff_id in label.handoffs.values_list("pk", flat=True):
+                _emit_handoff_event(_load(handoff_id), "handoff.updated")
+    return label
+
+
+def delete_label(*, label: Label) -> int:
+    """Delete a label; the handoffs that carried it report handoff.updated. Returns how many."""
+    with transaction.atomic():
+        locked = Label.objects.select_for_update().get(pk=label.pk)
+        handoff_ids = list(locked.handoffs.values_list("pk", flat=True))
+        locked.delete()
+        for handoff_id in handoff_ids:
+            _emit_handoff_event(_load(handoff_id), "handoff.updated")
+    return len(handoff_ids)

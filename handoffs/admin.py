@@ -1,0 +1,204 @@
+"""The ops console for handoffs and what agents work with: labels, templates, system messages.
+
+Handoffs are read-mostly: their state changes only through the services (the same functions
+the API and the inbox call), never by editing a row here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from handoffs import services
+from handoffs.errors import HandoffError
+from handoffs.models import ConversationDeletion, Handoff, Label, MessageTemplate, SystemMessage
+from handoffs.naming import display_user_name
+
+
+@admin.register(Handoff)
+class HandoffAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "user_name",
+        "conversation_link",
+        "bot",
+        "status",
+        "agent",
+        "label_names",
+        "created_at",
+    )
+    list_display_links = ("id", "user_name")
+    list_filter = (
+        "status",
+        "bot",
+        "labels",
+        ("agent", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    )
+    list_select_related = ("bot", "agent", "conversation__end_user")
+    search_fields = (
+        "id__exact",
+        "conversation__external_id",
+        "conversation__end_user__external_id",
+        "conversation__end_user__variables__fullName",
+        "conversation__end_user__variables__email",
+    )
+    search_help_text = "Handoff #id, conversation id, user id, user name or email."
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    fields = (
+        "status",
+        "bot",
+        "conversation_link",
+        "user_name",
+        "agent",
+        "language",
+        "labels",
+        "created_at",
+        "assigned_at",
+        "resolved_at",
+        "closed_at",
+        "expires_at",
+        "timeout_seconds",
+        "last_user_message",
+        "last_activity_at",
+    )
+    # Everything but the labels: status, agent and timestamps belong to the state machine.
+    readonly_fields = tuple(f for f in fields if f != "labels")
+    actions = ["reject_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Handoff]:
+        return super().get_queryset(request).prefetch_related("labels")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # handoffs are opened by bots, through the API
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # history; a conversation's messages are deleted by its own service
+
+    def get_search_results(self, request, queryset, search_term):
+        # Agents write handoff numbers as "#42", as the inbox shows them.
+        search_term = re.sub(r"(^|\s)#(\d+)\b", r"\1\2", search_term)
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="user", ordering="conversation__end_user__external_id")
+    def user_name(self, handoff: Handoff) -> str:
+        return display_user_name(handoff.conversation.end_user)
+
+    @admin.display(description="conversation", ordering="conversation__external_id")
+    def conversation_link(self, handoff: Handoff) -> str:
+        conversation = handoff.conversation
+        try:
+            url = reverse("admin:conversations_conversation_change", args=[conversation.pk])
+        except NoReverseMatch:  # the conversation admin is optional
+            return conversation.external_id
+        return format_html('<a href="{}">{}</a>', url, conversation.external_id)
+
+    @admin.display(description="labels")
+    def label_names(self, handoff: Handoff) -> str:
+        return ", ".join(label.name for label in handoff.labels.all())
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Nothing but labels is editable, and saving the whole row would overwrite a status
+        # the state machine changed meanwhile: the labels go through the service below.
+        pass
+
+    def save_related(self, request, form, formsets, change) -> None:
+        names = [label.name for label in form.cleaned_data["labels"]]
+        services.set_handoff_labels(handoff=form.instance, names=names)
+
+    @admin.action(description="Reject selected handoffs (the bot takes the conversation back)")
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet[Handoff]) -> None:
+        rejected, refused = 0, []
+        for handoff in queryset:
+            try:
+                services.reject_handoff(handoff=handoff)
+                rejected += 1
+            except HandoffError:
+                refused.append(f"#{handoff.pk}")
+        if rejected:
+            self.message_user(request, f"Rejected {rejected} handoff(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request,
+                f"Not rejected (already finished): {', '.join(refused)}.",
+                messages.WARNING,
+            )
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    list_display = ("name", "color", "handoff_count")
+    search_fields = ("name",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Label]:
+        return super().get_queryset(request).annotate(handoff_count=Count("handoffs"))
+
+    @admin.display(description="handoffs", ordering="handoff_count")
+    def handoff_count(self, label: Label) -> int:
+        return label.handoff_count
+
+    # Renames and deletions change the labels of handoffs, which report it to the bot.
+    def save_model(self, request, obj, form, change) -> None:
+        services.save_label(label=obj)
+
+    def delete_model(self, request, obj) -> None:
+        services.delete_label(label=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for label in queryset:
+            services.delete_label(label=label)
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "short_text")
+    search_fields = ("name", "text")
+
+    @admin.display(description="text")
+    def short_text(self, template: MessageTemplate) -> str:
+        return template.text if len(template.text) <= 80 else template.text[:79] + "…"
+
+
+@admin.register(SystemMessage)
+class SystemMessageAdmin(admin.ModelAdmin):
+    list_display = ("kind", "language", "text")
+    list_filter = ("kind", "language")
+    search_fields = ("text", "language")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "text":
+            field.help_text = (
+                "Write {{agentName}} where the agent's name goes (assign messages); it is empty "
+                "in transfer messages. Sent in the user's language, else the bot's default "
+                "language, else English."
+            )
+        if db_field.name == "language":
+            field.help_text = "A language code as the bot sends it: en, fr, es, pt-BR…"
+        return field
+
+
+@admin.register(ConversationDeletion)
+class ConversationDeletionAdmin(admin.ModelAdmin):
+    """The audit trail: written by the deletion service only, never edited."""
+
+    list_display = ("created_at", "bot_name", "conversation_ref", "deleted_by", "message_count")
+    list_filter = ("bot_name", "created_at")
+    list_select_related = ("deleted_by",)
+    search_fields = ("conversation_ref", "bot_name", "deleted_by__username")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,6 +1,6 @@
 """The outbox: events are written in the transaction of the change they report.
 
-A webhook delivery row is created beside each event for bots with an enabled endpoint; the
+A webhook delivery row is created beside each event for bots with an endpoint; the
 worker sends it after commit. Bots without an endpoint read the same events from the feed.
 """
 
@@ -32,6 +32,8 @@ def record_event(
     # not at all, which is what makes delivery lossless.
     assert transaction.get_connection().in_atomic_block, "record_event needs a transaction"
     event = Event.objects.create(bot=bot, type=type, data=data, conversation=conversation)
-    if bot.webhook_url and bot.webhook_enabled and not bot.is_webchat:
+    # Also while the endpoint is disabled (after a 410): the row waits, and goes out in order
+    # once an admin re-enables it, so nothing is lost in between.
+    if bot.webhook_url and not bot.is_webchat:
         Delivery.objects.create(event=event, bot=bot, conversation=conversation)
     return event

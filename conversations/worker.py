@@ -20,11 +20,21 @@ from handoffs.services import expire_due_handoffs
 logger = logging.getLogger("hitlnext.worker")
 
 
+# Deliveries per pass. A busy worker starts the next pass at once, so this costs no
+# throughput; it bounds a pass (one parallel batch, about one HTTP timeout) so timers fire
+# between batches and a SIGTERM is honoured quickly.
+DELIVERIES_PER_PASS = 8
+
+
+def deliver_batch() -> int:
+    return deliver_due(limit=DELIVERIES_PER_PASS)
+
+
 def run_once() -> int:
     """Do whatever is due; returns how many things were done (0 means idle)."""
     close_old_connections()
     done = 0
-    for step in (expire_due_handoffs, expire_agent_sessions, deliver_due):
+    for step in (expire_due_handoffs, expire_agent_sessions, deliver_batch):
         try:
             done += step()
         except Exception:  # one failing step must not starve the others

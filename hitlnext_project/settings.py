@@ -250,3 +250,14 @@ HITLNEXT_API_MAX_BODY = 256 * 1024
 # leave it: agent avatars in webhook payloads.
 HITLNEXT_PUBLIC_URL = os.environ.get("HITLNEXT_PUBLIC_URL", "").rstrip("/")
 HITLNEXT_DEMO_PORT = env_int("PORT", 8000, minimum=1)
+# A worker leases a delivery for this long while it is in flight; other workers skip it until
+# then, and a worker killed mid-delivery leaves it to the next one after it runs out.
+HITLNEXT_WEBHOOK_LEASE = env_duration("HITLNEXT_WEBHOOK_LEASE", "2m")
+if HITLNEXT_WEBHOOK_LEASE <= HITLNEXT_WEBHOOK_TIMEOUT:
+    raise ImproperlyConfigured(
+        "HITLNEXT_WEBHOOK_LEASE must be longer than HITLNEXT_WEBHOOK_TIMEOUT"
+    )
+if HITLNEXT_WEBHOOK_RETRY_FOR < timedelta(hours=24):
+    raise ImproperlyConfigured("HITLNEXT_WEBHOOK_RETRY_FOR must be at least 24h")
+# httpx logs every request's full URL at INFO, and a webhook URL may carry credentials.
+LOGGING["loggers"]["httpx"] = {"level": "WARNING"}

@@ -9,7 +9,10 @@ from conversations.worker import run_once
 
 
 class Command(BaseCommand):
-    help = "Deliver webhooks and fire timers (handoff expiry, agent session timeout)."
+    help = (
+        "Deliver webhooks and fire timers (handoff expiry, agent session timeout). "
+        "Any number may run at once; each delivery is sent by one of them."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--interval", type=float, default=0.5, help="Idle poll, seconds")
@@ -21,15 +24,24 @@ class Command(BaseCommand):
         def stop(signum, frame):
             nonlocal stopping
             stopping = True
+            # A second signal stops at once; a delivery cut short is only leased, so another
+            # worker sends it when the lease runs out.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
 
         # Finish the current pass on SIGTERM/SIGINT instead of dying mid-delivery.
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         self.stdout.write("hitlnext worker started")
+        self.stdout.flush()
         while not stopping:
             done = run_once()
             if once:
                 break
             if not done:
-                time.sleep(interval)
+                # Sleep in short steps so a stop request is noticed within a fraction of it.
+                deadline = time.monotonic() + interval
+                while not stopping and time.monotonic() < deadline:
+                    time.sleep(min(0.1, interval))
         self.stdout.write("hitlnext worker stopped")
+        self.stdout.flush()

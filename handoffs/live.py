@@ -26,10 +26,16 @@ def send_to_group(group: str, html: str) -> None:
 
 def handoff_changed(handoff_id: int) -> None:
     """An inbox item appeared or changed (status, assignee, labels, last message)."""
+    from conversations.webchat_live import visitor_handoff_changed  # lazy: avoids a cycle
+
+    visitor_handoff_changed(handoff_id)
 
 
 def message_added(message_id: int) -> None:
     """A message joined a conversation: agents watching it see it appear."""
+    from conversations.webchat_live import visitor_message_added  # lazy: avoids a cycle
+
+    visitor_message_added(message_id)
 
 
 def note_added(note_id: int) -> None:

@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from conversations.webchat_consumers import VisitorConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/chat/", VisitorConsumer.as_asgi()),
+]

@@ -210,6 +210,11 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+# The web chat page alone may be framed, by these CSP frame-ancestors sources (space or comma
+# separated, e.g. "'self' https://www.example.com"): the sites that embed the chat widget.
+HITLNEXT_WEBCHAT_FRAME_ANCESTORS = os.environ.get(
+    "HITLNEXT_WEBCHAT_FRAME_ANCESTORS", "'self'"
+).replace(",", " ").split() or ["'self'"]
 
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -20,6 +20,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("conversations.api_urls")),
+    path("chat/", include("conversations.webchat_urls")),
     path("", include("agents.urls")),
     path("", include("handoffs.urls")),
     # Uploaded avatars. Served by Django itself (small, few); a balancer may take over.

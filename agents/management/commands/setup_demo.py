@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from agents.services import profile_for
+from conversations.webchat import get_webchat_bot
 
 DEMO_USERS = [
     {"username": "admin", "first_name": "Ada", "last_name": "Admin", "admin": True},
@@ -39,6 +40,7 @@ class Command(BaseCommand):
             user.save()
             profile_for(user)
             stored[username] = password
+        get_webchat_bot()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(stored))
         path.chmod(0o600)
@@ -51,5 +53,12 @@ class Command(BaseCommand):
             role = "admin (also /admin/)" if spec["admin"] else "agent"
             self.stdout.write(f"    {role:22} {spec['username']} / {password}")
         self.stdout.write(f"  (kept in {path})")
+        self.stdout.write(f"  Web chat (as a visitor): http://127.0.0.1:{port}/chat/")
+        self.stdout.write(
+            "    (in a private window or another browser, apart from the agent login)"
+        )
+        self.stdout.write(
+            f"    the embeddable widget on a demo page: http://127.0.0.1:{port}/chat/demo/"
+        )
         self.stdout.write("=" * 64)
         self.stdout.write("")

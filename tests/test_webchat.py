@@ -1,0 +1,486 @@
+"""The built-in web chat: the visitor's page and socket, and its isolation between visitors."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from urllib.parse import unquote
+
+import pytest
+import time_machine
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.backends.db import SessionStore
+from django.core.management import call_command
+from django.utils import timezone
+
+from conversations import webchat, webchat_live
+from conversations.models import Bot, Conversation, Delivery, Event, Message
+from conversations.services import relay_message
+from handoffs import services as handoff_services
+from handoffs.models import Handoff, SystemMessage
+from hitlnext_project.asgi import application
+from tests.factories import BotFactory, UserFactory
+
+VISITOR_A = "visitor-aaaaaaaaaaaaaaaa"
+VISITOR_B = "visitor-bbbbbbbbbbbbbbbb"
+
+
+@pytest.fixture
+def system_messages(transactional_db):
+    # The defaults come from a data migration, which flushing after a transactional test
+    # removes: put back the ones these tests read.
+    texts = {
+        ("transfer", "en"): "You are being transferred to an agent.",
+        ("transfer", "fr"): "Vous êtes transféré(e) à un agent.",
+        ("assign", "en"): "You have been assigned to our agent {{agentName}}.",
+    }
+    for (kind, language), text in texts.items():
+        SystemMessage.objects.update_or_create(
+            kind=kind, language=language, defaults={"text": text}
+        )
+
+
+def make_session(visitor_id: str | None) -> str:
+    session = SessionStore()
+    if visitor_id is not None:
+        session[webchat.SESSION_KEY] = visitor_id
+    session.save()
+    return session.session_key
+
+
+async def visitor_socket(
+    visitor_id: str | None = VISITOR_A,
+    *,
+    path: str = "/ws/chat/",
+    cookie: bool = True,
+    language: bytes = b"en-GB,en;q=0.9",
+) -> tuple[WebsocketCommunicator, bool, int | None]:
+    headers = [(b"origin", b"http://localhost"), (b"accept-language", language)]
+    if cookie:
+        key = await database_sync_to_async(make_session)(visitor_id)
+        headers.append((b"cookie", f"sessionid={key}".encode()))
+    comm = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await comm.connect()
+    return comm, connected, code
+
+
+async def connected_visitor(
+    visitor_id: str = VISITOR_A, *, language: bytes = b"en-GB,en;q=0.9"
+) -> WebsocketCommunicator:
+    comm, connected, _ = await visitor_socket(visitor_id, language=language)
+    assert connected
+    await comm.receive_from()  # the catch-up
+    return comm
+
+
+async def send(comm: WebsocketCommunicator, **values) -> None:
+    await comm.send_to(text_data=json.dumps({**values, "HEADERS": {"HX-Request": "true"}}))
+
+
+async def receive_until(comm: WebsocketCommunicator, needle: str, *, limit: int = 8) -> str:
+    """Frames until one contains needle (pushes arrive as separate frames, in any order)."""
+    seen = []
+    for _ in range(limit):
+        frame = await comm.receive_from(timeout=2)
+        seen.append(frame)
+        if needle in frame:
+            return frame
+    raise AssertionError(f"{needle!r} not in {seen!r}")
+
+
+def stored(visitor_id: str) -> list[tuple[str, str]]:
+    conversation = webchat.find_conversation(visitor_id)
+    if conversation is None:
+        return []
+    return list(conversation.messages.values_list("direction", "text"))
+
+
+# --- the socket: who may connect ---------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_socket_without_a_visitor_session_is_refused():
+    _, connected, code = await visitor_socket(None)
+    assert (connected, code) == (False, 4403)
+
+    _, connected, code = await visitor_socket(cookie=False)
+    assert (connected, code) == (False, 4403)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_socket_refuses_a_forged_or_tampered_token():
+    payload, rest = webchat.visitor_token(VISITOR_A).split(":", 1)
+    # B's id with A's timestamp and signature.
+    forged = webchat.visitor_token(VISITOR_B).split(":", 1)[0] + ":" + rest
+    assert forged.split(":", 1)[0] != payload
+    for bad in (forged, "not-a-token", VISITOR_A):
+        _, connected, code = await visitor_socket(path=f"/ws/chat/?t={bad}", cookie=False)
+        assert (connected, code) == (False, 4403)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_socket_accepts_the_signed_token_when_the_cookie_is_withheld():
+    # A cross-site iframe gets no session cookie; the page's signed token identifies it.
+    await database_sync_to_async(webchat.post_visitor_message)(visitor_id=VISITOR_A, text="hi")
+    token = webchat.visitor_token(VISITOR_A)
+    comm, connected, _ = await visitor_socket(path=f"/ws/chat/?t={token}", cookie=False)
+    assert connected
+    assert ">hi</p>" in await comm.receive_from()
+    await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_socket_refuses_a_foreign_origin():
+    key = await database_sync_to_async(make_session)(VISITOR_A)
+    comm = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[(b"origin", b"http://evil.example"), (b"cookie", f"sessionid={key}".encode())],
+    )
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+# --- isolation between visitors ------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_catch_up_holds_only_the_visitors_own_conversation():
+    await database_sync_to_async(webchat.post_visitor_message)(visitor_id=VISITOR_A, text="mine")
+    await database_sync_to_async(webchat.post_visitor_message)(
+        visitor_id=VISITOR_B, text="not yours"
+    )
+    comm, connected, _ = await visitor_socket(VISITOR_A)
+    assert connected
+
+    catch_up = await comm.receive_from()
+
+    assert "mine" in catch_up
+    assert "not yours" not in catch_up
+    assert "Talk to a person" in catch_up
+    await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_two_visitors_only_see_their_own_messages_live():
+    alice = await connected_visitor(VISITOR_A)
+    bob = await connected_visitor(VISITOR_B)
+
+    await send(alice, text="secret of A")
+
+    assert "secret of A" in await receive_until(alice, "secret of A")
+    await receive_until(alice, "demo bot")
+    assert await bob.receive_nothing(timeout=0.3)
+    assert await database_sync_to_async(stored)(VISITOR_B) == []
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_another_bots_conversation_with_the_same_user_id_never_reaches_the_visitor():
+    visitor = await connected_visitor(VISITOR_A)
+
+    def relay_as_other_bot():
+        other = BotFactory(name="Elsewhere")
+        relay_message(
+            bot=other,
+            conversation_id=webchat.conversation_external_id(VISITOR_A),
+            user_id=VISITOR_A,
+            channel="web",
+            external_id="x1",
+            direction=Message.Direction.OUTGOING,
+            text="from another bot",
+        )
+
+    await database_sync_to_async(relay_as_other_bot)()
+
+    assert await visitor.receive_nothing(timeout=0.3)
+    await visitor.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_the_client_cannot_pick_a_conversation():
+    await database_sync_to_async(webchat.post_visitor_message)(visitor_id=VISITOR_B, text="b")
+    visitor = await connected_visitor(VISITOR_A)
+
+    await send(visitor, text="hello", conversation_id="web-" + VISITOR_B, user_id=VISITOR_B)
+    await receive_until(visitor, "hello")
+
+    assert await database_sync_to_async(stored)(VISITOR_B) == [("incoming", "b")] + [
+        ("outgoing", webchat.BOT_REPLY)
+    ]
+    assert ("incoming", "hello") in await database_sync_to_async(stored)(VISITOR_A)
+    await visitor.disconnect()
+
+
+# --- validation and limits -----------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_too_long_empty_or_malformed_input_is_refused_with_a_notice():
+    visitor = await connected_visitor()
+
+    await send(visitor, text="x" * (webchat.MAX_TEXT_LENGTH + 1))
+    assert "limited to 2000 characters" in await visitor.receive_from()
+    await send(visitor, text="   ")
+    assert "Please type a message" in await visitor.receive_from()
+    await send(visitor, text=["not", "text"])
+    assert "Please type a message" in await visitor.receive_from()
+    await visitor.send_to(text_data="{not json")
+    assert "could not be read" in await visitor.receive_from()
+    await visitor.send_to(text_data="x" * 20_000)
+    assert "limited to 2000 characters" in await visitor.receive_from()
+
+    assert await database_sync_to_async(stored)(VISITOR_A) == []
+    await visitor.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_exactly_the_maximum_length_is_accepted():
+    visitor = await connected_visitor()
+    await send(visitor, text="y" * webchat.MAX_TEXT_LENGTH)
+    await receive_until(visitor, "y" * webchat.MAX_TEXT_LENGTH)
+    await visitor.disconnect()
+
+
+@pytest.mark.django_db
+def test_rate_limit_per_visitor_counts_stored_messages_and_recovers():
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        for n in range(webchat.RATE_LIMIT):
+            webchat.post_visitor_message(visitor_id=VISITOR_A, text=f"m{n}")
+        with pytest.raises(webchat.VisitorError, match="too quickly"):
+            webchat.post_visitor_message(visitor_id=VISITOR_A, text="one too many")
+        # Another visitor has its own budget.
+        webchat.post_visitor_message(visitor_id=VISITOR_B, text="fine")
+    with time_machine.travel(start + webchat.RATE_WINDOW + timedelta(seconds=1), tick=False):
+        webchat.post_visitor_message(visitor_id=VISITOR_A, text="later")
+
+    texts = [text for direction, text in stored(VISITOR_A) if direction == "incoming"]
+    assert "one too many" not in texts
+    assert texts[-1] == "later"
+    assert len(texts) == webchat.RATE_LIMIT + 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_rate_limited_socket_gets_a_notice():
+    visitor = await connected_visitor()
+    for n in range(webchat.RATE_LIMIT):
+        await database_sync_to_async(webchat.post_visitor_message)(
+            visitor_id=VISITOR_A, text=f"m{n}"
+        )
+    await send(visitor, text="flood")
+    await receive_until(visitor, "too quickly", limit=40)
+    assert ("incoming", "flood") not in await database_sync_to_async(stored)(VISITOR_A)
+    await visitor.disconnect()
+
+
+# --- the conversation: bot, handoff, agent -------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_visitor_message_is_stored_on_the_webchat_bot_and_answered_by_the_demo_bot():
+    visitor = await connected_visitor()
+    await send(visitor, text="Hello")
+    await receive_until(visitor, "demo bot")
+
+    def check():
+        conversation = Conversation.objects.select_related("bot", "end_user").get()
+        assert conversation.bot.is_webchat
+        assert conversation.bot.name == "Web chat"
+        assert conversation.external_id == f"web-{VISITOR_A}"
+        assert conversation.end_user.external_id == VISITOR_A
+        assert conversation.channel == "web"
+        assert stored(VISITOR_A) == [("incoming", "Hello"), ("outgoing", webchat.BOT_REPLY)]
+
+    await database_sync_to_async(check)()
+    await visitor.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_talk_to_a_person_starts_a_handoff_through_the_handoff_service(
+    monkeypatch, system_messages
+):
+    calls = []
+    real = webchat.start_handoff
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(webchat, "start_handoff", spy)
+    visitor = await connected_visitor(language=b"fr-FR,fr;q=0.9,en;q=0.5")
+
+    await send(visitor, action="handoff")
+
+    await receive_until(visitor, "Waiting for a person")
+    # The transfer message, in the language the visitor's browser asked for (fr).
+    await receive_until(visitor, "Vous êtes transféré(e) à un agent.")
+
+    def check():
+        handoff = Handoff.objects.select_related("conversation", "bot").get()
+        assert handoff.status == Handoff.Status.PENDING
+        assert handoff.bot.is_webchat
+        assert handoff.conversation.external_id == f"web-{VISITOR_A}"
+        assert handoff.language == "fr"
+        assert Event.objects.filter(bot=handoff.bot, type="handoff.created").exists()
+        # The web chat bot never gets webhooks: its events go to the socket.
+        assert not Delivery.objects.exists()
+
+    await database_sync_to_async(check)()
+    assert calls and calls[0]["user_id"] == VISITOR_A
+    await visitor.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_agent_assignment_and_messages_reach_the_visitor_live_and_the_bot_stays_quiet(
+    system_messages,
+):
+    visitor = await connected_visitor()
+    await send(visitor, action="handoff")
+    await receive_until(visitor, "transferred")
+    agent = await database_sync_to_async(UserFactory)(
+        username="alice", first_name="Alice", last_name="Martin", online=True
+    )
+    handoff = await Handoff.objects.aget()
+
+    await database_sync_to_async(handoff_services.assign_handoff)(handoff=handoff, agent=agent)
+    status = await receive_until(visitor, "You are talking with")
+    assert "Alice Martin" in status
+    await receive_until(visitor, "assigned to our agent Alice Martin")
+
+    await database_sync_to_async(handoff_services.send_agent_message)(
+        handoff=handoff, agent=agent, text="Hi, I'm here to help"
+    )
+    pushed = await receive_until(visitor, "here to help")
+    assert "Alice Martin" in pushed
+    assert "wc-agent" in pushed
+
+    await send(visitor, text="Thanks Alice")
+    await receive_until(visitor, "Thanks Alice")
+    texts = await database_sync_to_async(stored)(VISITOR_A)
+    assert ("outgoing", webchat.BOT_REPLY) not in texts
+
+    await database_sync_to_async(handoff_services.resolve_handoff)(handoff=handoff, agent=agent)
+    await receive_until(visitor, "back with the bot")
+    await send(visitor, text="bot again?")
+    await receive_until(visitor, "demo bot")
+    await visitor.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_markup_in_visitor_text_and_agent_names_is_escaped():
+    visitor = await connected_visitor()
+    await send(visitor, text="<script>alert(1)</script>")
+    echoed = await receive_until(visitor, "alert(1)")
+    assert "<script>" not in echoed
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in echoed
+
+    await send(visitor, action="handoff")
+    await receive_until(visitor, "Waiting for a person")
+    agent = await database_sync_to_async(UserFactory)(
+        username="eve", first_name="<img src=x onerror=alert(1)>", last_name="", online=True
+    )
+    handoff = await Handoff.objects.aget()
+    await database_sync_to_async(handoff_services.assign_handoff)(handoff=handoff, agent=agent)
+    status = await receive_until(visitor, "You are talking with")
+    assert "<img src=x" not in status
+    assert "&lt;img src=x onerror=alert(1)&gt;" in status
+    await visitor.disconnect()
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_chat_page_gives_an_anonymous_visitor_an_id_and_shows_only_their_messages(client):
+    response = client.get("/chat/")
+    assert response.status_code == 200
+    visitor_id = client.session[webchat.SESSION_KEY]
+    assert webchat.is_visitor_id(visitor_id)
+    webchat.post_visitor_message(visitor_id=visitor_id, text="my own words")
+    webchat.post_visitor_message(visitor_id=VISITOR_B, text="someone else's words")
+
+    page = client.get("/chat/").content.decode()
+
+    assert client.session[webchat.SESSION_KEY] == visitor_id
+    assert "my own words" in page
+    assert "someone else" not in page
+    assert 'ws-connect="/ws/chat/?t=' in page
+    token = unquote(page.split("?t=")[1].split('"')[0])
+    assert webchat.visitor_from_token(token) == visitor_id
+
+
+@pytest.mark.django_db
+def test_chat_page_may_be_framed_by_configured_ancestors_only(client):
+    response = client.get("/chat/?embed=1")
+
+    assert "X-Frame-Options" not in response.headers
+    assert "frame-ancestors 'self'" in response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "no-cache" in response.headers["Cache-Control"]
+    # Every other page stays unframeable.
+    assert client.get("/chat/demo/").headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.django_db
+def test_chat_page_refuses_post(client):
+    assert client.post("/chat/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_demo_page_embeds_the_widget_with_one_script_tag(client):
+    page = client.get("/chat/demo/").content.decode()
+    assert page.count("<script") == 1
+    assert '<script src="/static/webchat/widget.js" async>' in page
+
+
+@pytest.mark.django_db
+def test_catch_up_query_count_is_fixed(django_assert_num_queries):
+    for n in range(5):
+        webchat.post_visitor_message(visitor_id=VISITOR_A, text=f"m{n}")
+    webchat.request_person(visitor_id=VISITOR_A)
+    with django_assert_num_queries(3):
+        html = webchat_live.render_catch_up(VISITOR_A)
+    assert "m4" in html
+
+
+# --- the bot record and first run ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_webchat_bot_is_created_once_and_gets_no_webhooks():
+    first = webchat.get_webchat_bot()
+    again = webchat.get_webchat_bot()
+
+    assert first.pk == again.pk
+    assert Bot.objects.filter(is_webchat=True).count() == 1
+    assert first.webhook_url == ""
+    assert first.api_key_hash
+
+
+@pytest.mark.django_db
+def test_setup_demo_creates_the_webchat_bot_and_says_where_to_chat(capsys, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("setup_demo")
+    out = capsys.readouterr().out
+
+    assert "Web chat (as a visitor): http://127.0.0.1:8000/chat/" in out
+    assert "Agent inbox:  http://127.0.0.1:8000/" in out
+    assert Bot.objects.filter(is_webchat=True).exists()

@@ -48,7 +48,7 @@ class HandoffAdmin(admin.ModelAdmin):
         "conversation__end_user__variables__fullName",
         "conversation__end_user__variables__email",
     )
-    search_help_text = "Handoff #id, conversation id, user id, user name or email."
+    search_help_text = "#id for one handoff; else conversation id, user id, user name or email."
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
     fields = (
@@ -82,8 +82,9 @@ class HandoffAdmin(admin.ModelAdmin):
         return False  # history; a conversation's messages are deleted by its own service
 
     def get_search_results(self, request, queryset, search_term):
-        # Agents write handoff numbers as "#42", as the inbox shows them.
-        search_term = re.sub(r"(^|\s)#(\d+)\b", r"\1\2", search_term)
+        # "#42" is how the inbox shows a handoff: that handoff only, not every "42" in an id.
+        if match := re.fullmatch(r"\s*#(\d+)\s*", search_term):
+            return queryset.filter(pk=int(match.group(1))), False
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="user", ordering="conversation__end_user__external_id")

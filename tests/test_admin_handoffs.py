@@ -103,9 +103,12 @@ def test_handoff_changelist_search_filters_and_query_count(
         response = admin_client.get(url)
     assert response.status_code == 200
 
-    for term in [f"#{handoff.pk}", str(handoff.pk), "th-77", "u-77", "grace"]:
+    for term in [f"#{handoff.pk}", " th-77", "u-77", "grace", "GRACE hopper"]:
         response = admin_client.get(url, {"q": term})
         assert list(response.context["cl"].result_list) == [handoff], term
+    # A bare number also matches ids containing it, like any other search term.
+    response = admin_client.get(url, {"q": str(handoff.pk)})
+    assert handoff in response.context["cl"].result_list
     response = admin_client.get(url, {"status__exact": "resolved"})
     assert list(response.context["cl"].result_list) == []
     response = admin_client.get(url, {"labels__id__exact": label.pk})

@@ -1,0 +1,58 @@
+"""The web chat in a real browser: a visitor on a phone-sized screen, the widget, and a
+visitor and an agent (two browser contexts) conversing both ways live."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from e2e.helpers import go_online, log_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PHONE = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True}
+
+
+def visitor_says(page: Page, text: str) -> None:
+    page.get_by_label("Message").fill(text)
+    page.get_by_role("button", name="Send").click()
+
+
+def test_visitor_talks_to_the_demo_bot_on_a_phone(browser: Browser, live_server_url: str):
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"{live_server_url}/chat/")
+    conversation = page.get_by_role("region", name="Conversation")
+
+    visitor_says(page, "Hello <b>there</b>")
+
+    expect(conversation.get_by_text("Hello <b>there</b>")).to_be_visible()
+    expect(conversation.get_by_text("I'm the hitlnext demo bot.", exact=False)).to_be_visible()
+    expect(page.get_by_label("Message")).to_have_value("")
+    # Everything fits the phone's width: nothing to scroll sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    expect(page.get_by_role("button", name="Talk to a person")).to_be_in_viewport()
+    expect(page.get_by_role("button", name="Send")).to_be_in_viewport()
+
+    # A reload keeps the visitor's conversation (same session).
+    page.reload()
+    expect(conversation.get_by_text("Hello <b>there</b>")).to_be_visible()
+    context.close()
+
+
+def test_widget_opens_the_chat_in_a_frame(browser: Browser, live_server_url: str):
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"{live_server_url}/chat/demo/")
+
+    page.get_by_role("button", name="Chat with us").click()
+
+    chat = page.frame_locator("iframe[title=Chat]")
+    chat.get_by_label("Message").fill("from the widget")
+    chat.get_by_role("button", name="Send").click()
+    expect(chat.get_by_text("I'm the hitlnext demo bot.", exact=False)).to_be_visible()
+    page.get_by_role("button", name="Close chat").click()
+    expect(page.locator("iframe[title=Chat]")).to_be_hidden()
+    context.close()

@@ -32,7 +32,12 @@ class _In(Schema):
 
 def _aware(value: datetime) -> datetime:
     """A timestamp without an offset is taken as UTC (what most bot platforms send)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00: the database stores UTC
+        raise ValueError("Date out of range.") from None
 
 
 Timestamp = Annotated[datetime, AfterValidator(_aware)]

@@ -53,7 +53,7 @@ def assert_error(response, status: int, *fields: str) -> dict:
     """The one error shape; `fields` are the dotted paths expected in `errors`."""
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
-    body = response.json()
+    body = json.loads(response.content)
     assert set(body) == {"detail", "errors"}
     assert isinstance(body["detail"], str) and body["detail"]
     assert [e["field"] for e in body["errors"]] == list(fields)

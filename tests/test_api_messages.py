@@ -142,3 +142,8 @@ def test_another_bots_conversation_with_the_same_id_is_untouched(api, bot, other
     assert response.json()["paused"] is False
     assert not theirs.conversation.messages.exists()
     assert Conversation.objects.filter(bot=bot, external_id="th-42").exists()
+
+
+@pytest.mark.parametrize("created_at", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"])
+def test_a_timestamp_outside_the_storable_range_is_422(api, created_at):
+    assert_error(api.post("/messages", message_body(created_at=created_at)), 422, "created_at")

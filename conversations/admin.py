@@ -1,0 +1,230 @@
+"""The ops console for bots and their outbound events.
+
+Credentials are shown once, in a message right after they are made (creation or rotation);
+no page displays them afterwards, because only a hash (API key) or nothing (secret) shows.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from conversations.delivery import retry_deliveries
+from conversations.models import Bot, Conversation, Delivery, EndUser, Event, Message
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the product itself: visible for support, never added or edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        # Deleting stays possible one row at a time (and with its bot), never by the batch.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+def _show_once(request: HttpRequest, bot: Bot, what: str, value: str) -> None:
+    messages.warning(
+        request,
+        format_html(
+            "{} of “{}”: <code>{}</code> — copy it now, it will not be shown again.",
+            what,
+            bot.name,
+            value,
+        ),
+    )
+
+
+@admin.register(Bot)
+class BotAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "webhook_url",
+        "webhook_enabled",
+        "default_language",
+        "is_webchat",
+        "api_key_hint",
+    )
+    list_filter = ("webhook_enabled", "is_webchat")
+    search_fields = ("name", "webhook_url")
+    fields = (
+        "name",
+        "webhook_url",
+        "webhook_enabled",
+        "default_language",
+        "is_webchat",
+        "api_key_hint",
+        "created_at",
+    )
+    readonly_fields = ("api_key_hint", "created_at")
+    actions = ("rotate_api_key", "rotate_webhook_secret")
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "webhook_url":
+            kwargs["assume_scheme"] = "https"  # a bare host means HTTPS, as Django 6 will
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Bot, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        api_key = obj.set_new_api_key()
+        secret = obj.set_new_webhook_secret()
+        super().save_model(request, obj, form, change)
+        _show_once(request, obj, "API key", api_key)
+        _show_once(request, obj, "Webhook secret", secret)
+
+    @admin.action(description="Rotate API key", permissions=["change"])
+    def rotate_api_key(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
+        # The old key stops working at once: the bot must be given the new one.
+        for bot in queryset:
+            key = bot.set_new_api_key()
+            bot.save(update_fields=["api_key_hash", "api_key_hint"])
+            _show_once(request, bot, "New API key", key)
+
+    @admin.action(description="Rotate webhook secret", permissions=["change"])
+    def rotate_webhook_secret(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
+        # Every later attempt, retries included, is signed with the new secret.
+        for bot in queryset:
+            secret = bot.set_new_webhook_secret()
+            bot.save(update_fields=["webhook_secret"])
+            _show_once(request, bot, "New webhook secret", secret)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "event_type",
+        "bot",
+        "conversation_ref",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_try",
+        "delivered_at",
+    )
+    list_filter = ("status", "bot")
+    search_fields = ("event__public_id",)
+    list_select_related = ("event", "bot", "conversation")
+    readonly_fields = (
+        "event_link",
+        "bot",
+        "conversation",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_attempt_at",
+        "last_status_code",
+        "last_error",
+        "delivered_at",
+        "created_at",
+    )
+    fields = readonly_fields
+    actions = ("retry_now",)
+
+    @admin.display(description="event type", ordering="event__type")
+    def event_type(self, obj: Delivery) -> str:
+        return obj.event.type
+
+    @admin.display(description="conversation", ordering="conversation__external_id")
+    def conversation_ref(self, obj: Delivery) -> str:
+        return obj.conversation.external_id if obj.conversation else "—"
+
+    @admin.display(description="next try", ordering="next_attempt_at")
+    def next_try(self, obj: Delivery):
+        # Only a pending delivery has a next try (a leased one shows the end of its lease).
+        return obj.next_attempt_at if obj.status == Delivery.Status.PENDING else None
+
+    @admin.display(description="event")
+    def event_link(self, obj: Delivery) -> str:
+        return str(obj.event)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("conversations.change_delivery")
+
+    @admin.action(description="Retry now", permissions=["retry"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        count = retry_deliveries(deliveries=queryset)
+        noun = "delivery" if count == 1 else "deliveries"
+        self.message_user(request, f"{count} {noun} queued to be sent now.")
+        disabled = queryset.filter(bot__webhook_enabled=False).values_list("bot__name", flat=True)
+        for name in sorted(set(disabled)):
+            self.message_user(
+                request,
+                f"The webhook endpoint of “{name}” is disabled: its deliveries wait until it is "
+                "enabled again.",
+                messages.WARNING,
+            )
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "type", "bot", "conversation", "created_at", "delivery_status")
+    list_filter = ("type", "bot")
+    search_fields = ("public_id",)
+    list_select_related = ("bot", "conversation__bot", "delivery")
+    fields = ("public_id", "type", "bot", "conversation", "created_at", "data")
+    readonly_fields = fields
+
+    @admin.display(description="delivery")
+    def delivery_status(self, obj: Event) -> str:
+        try:
+            return obj.delivery.get_status_display()
+        except Delivery.DoesNotExist:
+            return "—"
+
+
+@admin.register(EndUser)
+class EndUserAdmin(ReadOnlyAdmin):
+    list_display = ("external_id", "full_name", "bot", "created_at")
+    list_filter = ("bot",)
+    search_fields = ("external_id", "variables")
+    list_select_related = ("bot",)
+    fields = ("bot", "external_id", "variables", "created_at", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(Conversation)
+class ConversationAdmin(ReadOnlyAdmin):
+    list_display = ("external_id", "bot", "end_user", "channel", "created_at", "last_message_at")
+    list_filter = ("bot", "channel")
+    search_fields = ("external_id", "end_user__external_id")
+    list_select_related = ("bot", "end_user")
+    fields = ("bot", "external_id", "end_user", "channel", "created_at", "last_message_at")
+    readonly_fields = fields
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = ("id", "conversation_ref", "direction", "short_text", "author", "created_at")
+    list_filter = ("direction", "conversation__bot")
+    search_fields = ("text", "external_id", "conversation__external_id")
+    list_select_related = ("conversation", "author")
+    fields = (
+        "conversation",
+        "handoff",
+        "external_id",
+        "direction",
+        "author",
+        "text",
+        "payload",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="conversation", ordering="conversation__external_id")
+    def conversation_ref(self, obj: Message) -> str:
+        return obj.conversation.external_id
+
+    @admin.display(description="text")
+    def short_text(self, obj: Message) -> str:
+        return obj.text[:80]

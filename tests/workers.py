@@ -1,0 +1,56 @@
+"""Run `manage.py run_worker` as real processes against the test database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def current_database_url() -> str:
+    """DATABASE_URL of the database this test runs on (pytest-django's test database)."""
+    s = connection.settings_dict
+    if connection.vendor == "postgresql":
+        auth = quote(s["USER"] or "", safe="")
+        if s["PASSWORD"]:
+            auth += ":" + quote(s["PASSWORD"], safe="")
+        host = f"{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}"
+        return f"postgres://{auth}@{host}/{s['NAME']}"
+    assert connection.vendor == "sqlite", connection.vendor
+    return f"sqlite:///{Path(s['NAME']).resolve()}"
+
+
+def start_worker(**env: str) -> subprocess.Popen:
+    full_env = os.environ | {"DATABASE_URL": current_database_url(), "LOG_LEVEL": "WARNING"} | env
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker", "--interval", "0.05"],
+        cwd=BASE_DIR,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], bool], *, what: str, seconds: float = 60) -> None:
+    """Poll until the condition holds (a deadline against hangs, not a timing assertion)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen) -> tuple[int, str, str]:
+    if process.poll() is None:
+        process.terminate()
+    out, err = process.communicate(timeout=60)
+    return process.returncode, out, err

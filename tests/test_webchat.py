@@ -273,6 +273,32 @@ def test_rate_limit_per_visitor_counts_stored_messages_and_recovers():
     assert len(texts) == webchat.RATE_LIMIT + 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_rate_limit_holds_under_concurrent_sends():
+    # Each thread has its own database connection, as separate server processes would.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    webchat.post_visitor_message(visitor_id=VISITOR_A, text="first")  # conversation exists
+
+    def attempt(n: int) -> bool:
+        try:
+            webchat.post_visitor_message(visitor_id=VISITOR_A, text=f"burst {n}")
+            return True
+        except webchat.VisitorError:
+            return False
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        accepted = sum(pool.map(attempt, range(20)))
+
+    assert accepted == webchat.RATE_LIMIT - 1
+    incoming = [d for d, _ in stored(VISITOR_A) if d == "incoming"]
+    assert len(incoming) == webchat.RATE_LIMIT
+
+
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_rate_limited_socket_gets_a_notice():

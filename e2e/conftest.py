@@ -93,3 +93,12 @@ def api(live_server_url, bot):
         timeout=10,
     ) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+def _shipped_data(transactional_db):
+    """Put back the data migrations' rows: each transactional test ends with a flush."""
+    from handoffs.defaults import ensure_default_system_messages
+    from handoffs.models import SystemMessage
+
+    ensure_default_system_messages(SystemMessage)

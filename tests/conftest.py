@@ -8,6 +8,23 @@ import pytest
 from tests.factories import BotFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _shipped_data(request):
+    """Put back the data migrations' rows: a transactional test's flush deletes them."""
+    marker = request.node.get_closest_marker("django_db")
+    uses_db = {"db", "transactional_db"} & set(request.fixturenames)
+    if marker is None and not uses_db:
+        return
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from handoffs.defaults import ensure_default_system_messages
+    from handoffs.models import SystemMessage
+
+    ensure_default_system_messages(SystemMessage)
+
+
 @pytest.fixture
 def bot(db):
     return BotFactory(name="Acme bot")

@@ -6,6 +6,7 @@ from datetime import datetime
 from functools import partial
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -73,3 +74,40 @@ def expire_agent_sessions(*, now: datetime | None = None) -> int:
                 expired += 1
                 transaction.on_commit(partial(live.presence_changed, user_id))
     return expired
+
+
+def update_profile(
+    *,
+    agent,
+    first_name: str,
+    last_name: str,
+    avatar: UploadedFile | None = None,
+    clear_avatar: bool = False,
+) -> AgentProfile:
+    """Save the names and avatar the user's side sees; other agents' headers update live."""
+    profile = profile_for(agent)
+    with transaction.atomic():
+        agent.first_name, agent.last_name = first_name.strip(), last_name.strip()
+        agent.save(update_fields=["first_name", "last_name"])
+        old_avatar = profile.avatar.name if profile.avatar else ""
+        if avatar is not None:
+            profile.avatar.save(avatar.name, avatar, save=False)
+        elif clear_avatar:
+            profile.avatar = ""
+        if avatar is not None or clear_avatar:
+            profile.save(update_fields=["avatar"])
+            if old_avatar:
+                # The old file goes only once the new row is committed.
+                storage = profile.avatar.storage
+                transaction.on_commit(partial(storage.delete, old_avatar))
+        transaction.on_commit(partial(live.presence_changed, agent.pk))
+    return profile
+
+
+def online_profiles() -> list[AgentProfile]:
+    """Who is online, for every agent's header: one query."""
+    return list(
+        AgentProfile.objects.filter(online=True)
+        .select_related("user")
+        .order_by("user__first_name", "user__last_name", "user__username")
+    )

@@ -2,16 +2,38 @@
 
 Each function renders its fragment once and sends it to the relevant group; consumers only
 forward the HTML. A push is a nudge: pages re-sync from the database on (re)connect.
+
+Groups (joined by handoffs.consumers.AgentConsumer): "inbox" and "presence" (every agent
+page), "agent.<user id>" (that agent's pages), "conversation.<conversation id>" (pages showing
+that conversation). Fragments are rendered without a viewer; what differs per agent ("You",
+which filter an item belongs to, who may write) is settled in the page (live.js, base.html).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, render_to_string
+from django.utils.html import format_html
 
 logger = logging.getLogger(__name__)
+
+INBOX_GROUP = "inbox"
+PRESENCE_GROUP = "presence"
+# Where a pushed note goes: the contact-details helper's template, once it exists.
+NOTE_TEMPLATE = "handoffs/notes.html#note"
+
+
+def agent_group(user_id: int) -> str:
+    return f"agent.{user_id}"
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conversation.{conversation_id}"
 
 
 def send_to_group(group: str, html: str) -> None:
@@ -24,11 +46,25 @@ def send_to_group(group: str, html: str) -> None:
         logger.exception("live push to %s failed", group)
 
 
+def _best_effort(push):
+    # Pushes run as on-commit hooks: a rendering failure must not turn a committed change
+    # into an error for the caller. Pages re-sync from the database on reconnect.
+    @functools.wraps(push)
+    def wrapper(*args, **kwargs) -> None:
+        try:
+            push(*args, **kwargs)
+        except Exception:
+            logger.exception("agent push %s failed", push.__name__)
+
+    return wrapper
+
+
 def handoff_changed(handoff_id: int) -> None:
     """An inbox item appeared or changed (status, assignee, labels, last message)."""
     from conversations.webchat_live import visitor_handoff_changed  # lazy: avoids a cycle
 
     visitor_handoff_changed(handoff_id)
+    _push_handoff(handoff_id)
 
 
 def message_added(message_id: int) -> None:
@@ -36,11 +72,111 @@ def message_added(message_id: int) -> None:
     from conversations.webchat_live import visitor_message_added  # lazy: avoids a cycle
 
     visitor_message_added(message_id)
+    _push_message(message_id)
 
 
 def note_added(note_id: int) -> None:
     """A note was added to a conversation."""
+    _push_note(note_id)
 
 
 def presence_changed(user_id: int) -> None:
-    """An agent went online or offline."""
+    """An agent went online or offline (or changed name or avatar)."""
+    _push_presence(user_id)
+
+
+@_best_effort
+def _push_handoff(handoff_id: int) -> None:
+    from handoffs.models import Handoff
+
+    handoff = (
+        Handoff.objects.select_related("conversation__end_user", "agent")
+        .prefetch_related("labels")
+        .filter(pk=handoff_id)
+        .first()
+    )
+    if handoff is None:
+        return
+    # Per-agent read marks are not known here: the page keeps its own (live.js).
+    handoff.read_at, handoff.unread = None, False
+    context = {"handoff": handoff}
+    send_to_group(INBOX_GROUP, render_to_string("handoffs/inbox_list.html#item", context))
+    send_to_group(
+        conversation_group(handoff.conversation_id),
+        render_to_string("handoffs/conversation.html#head", context),
+    )
+
+
+def render_messages_push(messages, *, conversation) -> str:
+    """Messages appended to their conversation's log (a push, a catch-up, a send's answer)."""
+    from handoffs.naming import display_user_name
+
+    return render_to_string(
+        "handoffs/conversation.html#append",
+        {
+            "messages": messages,
+            "conversation_id": conversation.pk,
+            "user_display_name": display_user_name(conversation.end_user),
+        },
+    )
+
+
+@_best_effort
+def _push_message(message_id: int) -> None:
+    from conversations.models import Message
+
+    message = (
+        Message.objects.select_related("conversation__end_user", "author")
+        .filter(pk=message_id)
+        .first()
+    )
+    if message is None:
+        return
+    send_to_group(
+        conversation_group(message.conversation_id),
+        render_messages_push([message], conversation=message.conversation),
+    )
+
+
+@_best_effort
+def _push_note(note_id: int) -> None:
+    from conversations.models import Note
+
+    try:
+        template = get_template(NOTE_TEMPLATE)
+    except TemplateDoesNotExist:
+        return
+    note = Note.objects.select_related("author", "handoff").filter(pk=note_id).first()
+    if note is None:
+        return
+    html = format_html(
+        '<div id="conversation-{}-notes" hx-swap-oob="beforeend">{}</div>',
+        note.conversation_id,
+        template.render({"note": note}),
+    )
+    send_to_group(conversation_group(note.conversation_id), html)
+
+
+def render_switch(profile) -> str:
+    return render_to_string("agents/presence.html#switch", {"my_profile": profile})
+
+
+def render_online_agents() -> str:
+    from agents.models import AgentProfile
+
+    online = (
+        AgentProfile.objects.filter(online=True)
+        .select_related("user")
+        .order_by("user__first_name", "user__last_name", "user__username")
+    )
+    return render_to_string("agents/presence.html#online_agents", {"online_agents": online})
+
+
+@_best_effort
+def _push_presence(user_id: int) -> None:
+    from agents.models import AgentProfile
+
+    profile = AgentProfile.objects.filter(user_id=user_id).first()
+    if profile is not None:
+        send_to_group(agent_group(user_id), render_switch(profile))
+    send_to_group(PRESENCE_GROUP, render_online_agents())

@@ -28,7 +28,7 @@ from handoffs.errors import (
     NotYourHandoff,
     UnknownLabel,
 )
-from handoffs.models import ConversationDeletion, Handoff, Label, SystemMessage
+from handoffs.models import ConversationDeletion, Handoff, HandoffRead, Label, SystemMessage
 from handoffs.payloads import handoff_json, message_json
 
 Status = Handoff.Status
@@ -351,3 +351,20 @@ def delete_label(*, label: Label) -> int:
         for handoff_id in handoff_ids:
             _emit_handoff_event(_load(handoff_id), "handoff.updated")
     return len(handoff_ids)
+
+
+def mark_conversation_read(*, agent, conversation_id: int, at: datetime | None = None) -> None:
+    """Record that the agent has seen the conversation up to now (clears the unread dot).
+
+    One upsert statement: two tabs of the same agent marking at once cannot collide.
+    """
+    HandoffRead.objects.bulk_create(
+        [
+            HandoffRead(
+                agent=agent, conversation_id=conversation_id, last_read_at=at or timezone.now()
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["agent", "conversation"],
+        update_fields=["last_read_at"],
+    )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.urls import path
 
 from conversations.webchat_consumers import VisitorConsumer
+from handoffs.consumers import AgentConsumer
 
 websocket_urlpatterns: list = [
     path("ws/chat/", VisitorConsumer.as_asgi()),
+    path("ws/agent/", AgentConsumer.as_asgi()),
 ]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from agents.forms import ProfileForm
+from agents.services import profile_for, set_online, update_profile
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        # Leaving means not available: nobody should wait on an agent who logged out.
+        set_online(agent=request.user, online=False)
+    logout(request)
+    return redirect("login")
+
+
+@login_required
+@require_POST
+def presence(request: HttpRequest) -> HttpResponse:
+    """The header's "Online" switch: the response is the switch in its new state."""
+    online = request.POST.get("online") == "true"
+    profile = set_online(agent=request.user, online=online)
+    return render(request, "agents/presence.html#switch", {"my_profile": profile})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    agent_profile = profile_for(request.user)
+    saved = False
+    status = 200
+    if request.method == "POST":
+        form = ProfileForm(request.POST, request.FILES)
+        if form.is_valid():
+            agent_profile = update_profile(
+                agent=request.user,
+                first_name=form.cleaned_data["first_name"],
+                last_name=form.cleaned_data["last_name"],
+                avatar=form.cleaned_data["avatar"],
+                clear_avatar=form.cleaned_data["remove_avatar"],
+            )
+            if not request.htmx:
+                return redirect("profile")
+            saved = True
+            form = ProfileForm(initial=_initial(request.user))
+        else:
+            status = 422
+    else:
+        form = ProfileForm(initial=_initial(request.user))
+    template = "agents/profile.html#profile_form" if request.htmx else "agents/profile.html"
+    context = {"form": form, "agent_profile": agent_profile, "saved": saved}
+    return render(request, template, context, status=status)
+
+
+def _initial(user) -> dict:
+    return {"first_name": user.first_name, "last_name": user.last_name}

@@ -1,0 +1,145 @@
+"""The agent pages' websocket: one per page, forwarding pre-rendered pushes.
+
+The page says hello on every (re)connect and names the conversation it shows; the answer is
+the current state (presence, the conversation's head and any messages the page missed), so
+nothing is lost while the socket was down.
+"""
+
+from __future__ import annotations
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+
+from agents.services import profile_for, record_activity
+from handoffs import live
+from handoffs.models import Handoff
+from handoffs.services import mark_conversation_read
+
+FORBIDDEN = 4403
+# Past this many missed messages the page reloads the panel instead of appending them all.
+CATCH_UP_LIMIT = 200
+
+
+def _as_id(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def presence_state(user) -> str:
+    """The header as it is now: this agent's switch and who is online."""
+    return live.render_switch(profile_for(user)) + live.render_online_agents()
+
+
+def conversation_state(handoff_id: int, after: int | None) -> tuple[int | None, str]:
+    """(conversation id, catch-up HTML) for a page showing this handoff; (None, "") if unknown.
+
+    Every agent may watch every handoff, as every agent may open it (handoffs.views).
+    """
+    handoff = (
+        Handoff.objects.select_related("conversation__end_user", "agent")
+        .filter(pk=handoff_id)
+        .first()
+    )
+    if handoff is None:
+        return None, ""
+    html = render_to_string("handoffs/conversation.html#head", {"handoff": handoff})
+    if after is not None:
+        missed = list(
+            handoff.conversation.messages.filter(pk__gt=after)
+            .select_related("author")
+            .order_by("id")[: CATCH_UP_LIMIT + 1]
+        )
+        if len(missed) > CATCH_UP_LIMIT:
+            html += '<template id="conversation-reload" data-reload="#conversation"></template>'
+        elif missed:
+            html += live.render_messages_push(missed, conversation=handoff.conversation)
+    return handoff.conversation_id, html
+
+
+class AgentConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.joined: list[str] = []
+        self.watching: int | None = None
+        if user is None or not user.is_authenticated or not user.is_active:
+            # Accept, then close with 4403: the page sees the code (a refused handshake looks
+            # like 1006, which htmx would retry forever) and sends the visitor to the login.
+            await self.accept()
+            await self.close(code=FORBIDDEN)
+            return
+        self.user = user
+        for group in (live.INBOX_GROUP, live.PRESENCE_GROUP, live.agent_group(user.pk)):
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.append(group)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined = []
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.joined:
+            return
+        try:
+            data = json.loads(text_data or "")
+        except ValueError:
+            return
+        if not isinstance(data, dict):
+            return
+        action = data.get("action")
+        if action == "hello":
+            await self.send(text_data=await database_sync_to_async(presence_state)(self.user))
+            await self._watch(data)
+        elif action == "watch":
+            await self._watch(data)
+        elif action == "activity":
+            await database_sync_to_async(record_activity)(agent=self.user)
+        elif action == "read" and self.watching is not None:
+            await database_sync_to_async(mark_conversation_read)(
+                agent=self.user, conversation_id=self.watching
+            )
+
+    async def _watch(self, data: dict) -> None:
+        handoff_id = _as_id(data.get("handoff"))
+        if handoff_id is None:
+            await self._switch_conversation(None)
+            return
+        # Look the handoff up first only for its conversation; then join before reading the
+        # state, so a message committed in between is pushed rather than missed (duplicates
+        # are dropped by the page, by message id).
+        conversation_id = await database_sync_to_async(
+            Handoff.objects.filter(pk=handoff_id).values_list("conversation_id", flat=True).first
+        )()
+        await self._switch_conversation(conversation_id)
+        if conversation_id is None:
+            return
+        _, html = await database_sync_to_async(conversation_state)(
+            handoff_id, _as_id(data.get("after"))
+        )
+        if html:
+            await self.send(text_data=html)
+
+    async def _switch_conversation(self, conversation_id: int | None) -> None:
+        if conversation_id == self.watching:
+            return
+        if conversation_id is not None:
+            group = live.conversation_group(conversation_id)
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.append(group)
+        if self.watching is not None:
+            old = live.conversation_group(self.watching)
+            await self.channel_layer.group_discard(old, self.channel_name)
+            self.joined.remove(old)
+        self.watching = conversation_id
+
+    async def push_html(self, event: dict) -> None:
+        await self.send(text_data=event["html"])

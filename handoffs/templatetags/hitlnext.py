@@ -1,0 +1,81 @@
+"""Small presentation helpers shared by the agent pages and the live pushes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.conf import settings
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from agents.models import display_name
+from conversations.models import Message
+from conversations.services import describe_payload
+from handoffs.naming import display_user_name
+
+register = template.Library()
+
+MESSAGE_KINDS = {
+    Message.Direction.INCOMING: "user",
+    Message.Direction.OUTGOING: "bot",
+    Message.Direction.AGENT: "agent",
+    Message.Direction.SYSTEM: "system",
+}
+
+
+@register.filter
+def epoch_ms(value: datetime | None) -> int:
+    """Timestamps for the page's scripts (relative time, urgency, unread): plain numbers."""
+    return int(value.timestamp() * 1000) if value else 0
+
+
+@register.filter
+def user_name(end_user) -> str:
+    return display_user_name(end_user)
+
+
+@register.filter
+def agent_name(user) -> str:
+    return display_name(user) if user is not None else ""
+
+
+@register.filter
+def initials(user) -> str:
+    parts = [p for p in (user.first_name, user.last_name) if p]
+    letters = "".join(p[0] for p in parts) if parts else user.username[:2]
+    return letters.upper()
+
+
+@register.filter
+def hue(value: int) -> int:
+    """One of eight avatar colours, stable per id (classes avatar-hue-0..7 in app.css)."""
+    return int(value or 0) % 8
+
+
+@register.filter
+def message_kind(message: Message) -> str:
+    return MESSAGE_KINDS.get(message.direction, "system")
+
+
+@register.filter
+def payload_summary(message: Message) -> str:
+    return describe_payload(message.payload)
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """The server's first rendering of a relative time; app.js keeps it current."""
+    if value is None:
+        return ""
+    text = timesince(value, depth=1)
+    return "just now" if text.startswith("0\xa0minutes") else f"{text} ago"
+
+
+@register.filter
+def is_urgent(handoff) -> bool:
+    """Pending for longer than HITLNEXT_HANDOFF_ALERT (app.js re-checks as time passes)."""
+    return (
+        handoff.status == "pending"
+        and timezone.now() - handoff.created_at > settings.HITLNEXT_HANDOFF_ALERT
+    )

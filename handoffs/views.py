@@ -1,0 +1,189 @@
+"""The agent workspace: the inbox and the conversation panel.
+
+Every agent reads every handoff (one shared inbox); writing, assigning and resolving are
+decided by the services (online, assignee), whose refusals become a visible message.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
+
+from handoffs import services
+from handoffs.errors import AgentOffline, HandoffError, NotYourHandoff
+from handoffs.inbox import STATUS_FILTERS, InboxFilter, all_labels, inbox_page
+from handoffs.live import render_messages_push
+from handoffs.models import Handoff
+from handoffs.naming import display_user_name
+
+PANEL = "handoffs/conversation.html#panel"
+
+
+def _get_handoff_for_agent(request: HttpRequest, handoff_id: int) -> Handoff:
+    """The one place a view fetches a handoff: unknown ids are 404 for everyone."""
+    return get_object_or_404(
+        Handoff.objects.select_related("conversation__end_user", "agent", "bot"), pk=handoff_id
+    )
+
+
+def _inbox_context(request: HttpRequest, *, current_handoff_id: int | None = None) -> dict:
+    inbox_filter = InboxFilter.from_query(request.GET)
+    return {
+        "inbox_filter": inbox_filter,
+        "status_filters": STATUS_FILTERS,
+        "labels": all_labels(),
+        "page": inbox_page(agent=request.user, inbox_filter=inbox_filter),
+        "more_querystring": inbox_filter.querystring(),
+        "viewer_id": request.user.pk,
+        "current_handoff_id": current_handoff_id,
+    }
+
+
+def _panel_context(request: HttpRequest, handoff: Handoff) -> dict:
+    """The last HITLNEXT_MESSAGE_COUNT messages; opening the panel marks it read."""
+    count = settings.HITLNEXT_MESSAGE_COUNT
+    conversation = handoff.conversation
+    newest = list(conversation.messages.select_related("author").order_by("-id")[: count + 1])
+    older_cursor = newest[count - 1].pk if len(newest) > count else None
+    read_at = timezone.now()
+    services.mark_conversation_read(agent=request.user, conversation_id=conversation.pk, at=read_at)
+    return {
+        "handoff": handoff,
+        "conversation": conversation,
+        "messages": newest[:count][::-1],
+        "older_cursor": older_cursor,
+        "user_display_name": display_user_name(conversation.end_user),
+        "can_write": handoff.status == Handoff.Status.ASSIGNED
+        and handoff.agent_id == request.user.pk,
+        "viewer_id": request.user.pk,
+        "read_at": read_at,
+    }
+
+
+@login_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    return render(request, "handoffs/inbox.html", _inbox_context(request))
+
+
+@login_required
+@require_GET
+def inbox_list(request: HttpRequest) -> HttpResponse:
+    """The filtered list (a filter change, a refresh) or, with a cursor, the next page."""
+    context = _inbox_context(request)
+    if context["inbox_filter"].cursor is not None:
+        return render(request, "handoffs/inbox_list.html#page", context)
+    response = render(request, "handoffs/inbox_list.html#list", context)
+    if request.htmx and request.htmx.current_url_abs_path:
+        # Keep the address bar in step with the filters, whatever page the list sits on.
+        path = urlsplit(request.htmx.current_url_abs_path).path
+        response["HX-Replace-Url"] = f"{path}?{context['inbox_filter'].querystring()}"
+    return response
+
+
+@login_required
+@require_GET
+def handoff_detail(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """The conversation panel: swapped into the inbox by htmx, or the whole page."""
+    handoff = _get_handoff_for_agent(request, handoff_id)
+    context = _panel_context(request, handoff)
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, PANEL, context)
+    context |= _inbox_context(request, current_handoff_id=handoff.pk)
+    return render(request, "handoffs/inbox.html", context)
+
+
+@login_required
+@require_GET
+def handoff_messages(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """Older messages, loaded when the agent scrolls up: ?before=<oldest shown message id>."""
+    handoff = _get_handoff_for_agent(request, handoff_id)
+    before = request.GET.get("before", "")
+    if not before.isdigit():
+        return HttpResponse("Which messages? Give ?before=<message id>.", status=400)
+    count = settings.HITLNEXT_MESSAGE_COUNT
+    older = list(
+        handoff.conversation.messages.filter(pk__lt=int(before))
+        .select_related("author")
+        .order_by("-id")[: count + 1]
+    )
+    context = {
+        "handoff": handoff,
+        "messages": older[:count][::-1],
+        "older_cursor": older[count - 1].pk if len(older) > count else None,
+        "user_display_name": display_user_name(handoff.conversation.end_user),
+    }
+    return render(request, "handoffs/conversation.html#older_page", context)
+
+
+@login_required
+@require_POST
+def assign(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    handoff = _get_handoff_for_agent(request, handoff_id)
+    try:
+        handoff = services.assign_handoff(handoff=handoff, agent=request.user)
+    except HandoffError as error:
+        return _refusal(request, handoff, error)
+    return _panel_response(request, handoff)
+
+
+@login_required
+@require_POST
+def resolve(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    handoff = _get_handoff_for_agent(request, handoff_id)
+    try:
+        handoff = services.resolve_handoff(handoff=handoff, agent=request.user)
+    except HandoffError as error:
+        return _refusal(request, handoff, error)
+    return _panel_response(request, handoff)
+
+
+@login_required
+@require_POST
+def send(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """The composer. The htmx answer is the new message, out of band (the composer stays)."""
+    handoff = _get_handoff_for_agent(request, handoff_id)
+    try:
+        message = services.send_agent_message(
+            handoff=handoff, agent=request.user, text=request.POST.get("text", "")
+        )
+    except ValueError:
+        return _refusal(request, handoff, "Write a message first.", status=422)
+    except HandoffError as error:
+        return _refusal(request, handoff, error)
+    if not request.htmx:
+        return redirect("handoff", handoff.pk)
+    return HttpResponse(render_messages_push([message], conversation=handoff.conversation))
+
+
+def _panel_response(request: HttpRequest, handoff: Handoff) -> HttpResponse:
+    if not request.htmx:
+        return redirect("handoff", handoff.pk)
+    handoff = _get_handoff_for_agent(request, handoff.pk)
+    return render(request, PANEL, _panel_context(request, handoff))
+
+
+def _refusal(
+    request: HttpRequest, handoff: Handoff, error: HandoffError | str, *, status: int | None = None
+) -> HttpResponse:
+    """A refused action as a visible message: 403 (offline, not yours), 409 (state), 422."""
+    if status is None:
+        status = 403 if isinstance(error, AgentOffline | NotYourHandoff) else 409
+    # Re-read: the refusal usually means the handoff changed under the agent's feet.
+    handoff = _get_handoff_for_agent(request, handoff.pk)
+    if request.htmx:
+        context = {"message": str(error), "handoff": handoff}
+        response = render(request, "handoffs/flash.html", context, status=status)
+        return reswap(retarget(response, "#flash"), "innerHTML")
+    context = _panel_context(request, handoff) | _inbox_context(
+        request, current_handoff_id=handoff.pk
+    )
+    context["flash_message"] = str(error)
+    return render(request, "handoffs/inbox.html", context, status=status)

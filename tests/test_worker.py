@@ -63,7 +63,9 @@ def test_a_handoff_deadline_expires_it_and_the_bot_is_told(receiver, hook_bot):
 
     assert Handoff.objects.get(pk=handoff.pk).status == Handoff.Status.EXPIRED
     types = [p["type"] for p in receiver.payloads()]
-    assert types == ["handoff.created", "message.created", "handoff.expired"]
+    # (message.created carries the transfer text, present unless a transactional test
+    # flushed the shipped system messages.)
+    assert [t for t in types if t != "message.created"] == ["handoff.created", "handoff.expired"]
     expired = receiver.payloads()[-1]["data"]
     assert expired["exit_type"] == "timedOutWaitingAgent"
     assert expired["handoff"]["status"] == "expired"

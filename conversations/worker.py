@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from datetime import timedelta
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 
 from agents.services import expire_agent_sessions
 from conversations.delivery import deliver_due
+from conversations.idempotency import prune_idempotency_records
+from conversations.retention import plan_purge, purge_messages
 from handoffs.services import expire_due_handoffs
 
 logger = logging.getLogger("hitlnext.worker")
@@ -30,11 +36,34 @@ def deliver_batch() -> int:
     return deliver_due(limit=DELIVERIES_PER_PASS)
 
 
+HOUSEKEEPING_EVERY = 3600.0  # seconds
+IDEMPOTENCY_KEYS_KEPT = timedelta(days=1)
+_last_housekeeping = 0.0
+
+
+def housekeeping() -> int:
+    """Hourly: forget old Idempotency-Keys, apply HITLNEXT_RETENTION_DAYS.
+
+    Both are idempotent, so several workers doing it in the same hour is harmless.
+    """
+    global _last_housekeeping
+    if time.monotonic() - _last_housekeeping < HOUSEKEEPING_EVERY and _last_housekeeping:
+        return 0
+    _last_housekeeping = time.monotonic()
+    prune_idempotency_records(before=timezone.now() - IDEMPOTENCY_KEYS_KEPT)
+    if settings.HITLNEXT_RETENTION_DAYS:
+        deleted = purge_messages(plan=plan_purge(days=settings.HITLNEXT_RETENTION_DAYS))
+        if deleted:
+            logger.info("retention: deleted %d messages", deleted)
+    # Not counted as work: it must not keep the loop from idling.
+    return 0
+
+
 def run_once() -> int:
     """Do whatever is due; returns how many things were done (0 means idle)."""
     close_old_connections()
     done = 0
-    for step in (expire_due_handoffs, expire_agent_sessions, deliver_batch):
+    for step in (expire_due_handoffs, expire_agent_sessions, deliver_batch, housekeeping):
         try:
             done += step()
         except Exception:  # one failing step must not starve the others

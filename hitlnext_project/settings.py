@@ -265,5 +265,8 @@ if HITLNEXT_WEBHOOK_LEASE <= HITLNEXT_WEBHOOK_TIMEOUT:
     )
 if HITLNEXT_WEBHOOK_RETRY_FOR < timedelta(hours=24):
     raise ImproperlyConfigured("HITLNEXT_WEBHOOK_RETRY_FOR must be at least 24h")
+# Messages of conversations whose handoffs ended longer ago than this are purged by the
+# worker (hourly) and by `manage.py purge_messages`. 0 keeps everything.
+HITLNEXT_RETENTION_DAYS = env_int("HITLNEXT_RETENTION_DAYS", 0)
 # httpx logs every request's full URL at INFO, and a webhook URL may carry credentials.
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}

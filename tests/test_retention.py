@@ -94,3 +94,14 @@ def test_export_user_data_holds_messages_notes_and_handoffs(bot, agent, capsys):
 def test_export_of_unknown_user_is_a_clear_error(bot):
     with pytest.raises(CommandError, match="No user 'nobody'"):
         call_command("export_user_data", "--bot", bot.name, "--user", "nobody")
+
+
+def test_worker_applies_the_retention_setting(old_and_recent, settings, monkeypatch):
+    from conversations import worker
+
+    old, recent, _ = old_and_recent
+    settings.HITLNEXT_RETENTION_DAYS = 30
+    monkeypatch.setattr(worker, "_last_housekeeping", 0.0)
+    worker.housekeeping()
+    assert not old.conversation.messages.exists()
+    assert recent.conversation.messages.exists()

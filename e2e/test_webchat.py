@@ -3,8 +3,6 @@ visitor and an agent (two browser contexts) conversing both ways live."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -56,3 +54,51 @@ def test_widget_opens_the_chat_in_a_frame(browser: Browser, live_server_url: str
     page.get_by_role("button", name="Close chat").click()
     expect(page.locator("iframe[title=Chat]")).to_be_hidden()
     context.close()
+
+
+def test_visitor_and_agent_converse_live_both_ways(browser: Browser, live_server_url: str, agent):
+    visitor_context = browser.new_context(**PHONE)
+    agent_context = browser.new_context()
+    visitor = visitor_context.new_page()
+    inbox = agent_context.new_page()
+
+    # The agent is online in the inbox first, so the new handoff has to arrive live.
+    log_in(inbox, live_server_url, agent.username)
+    go_online(inbox)
+
+    visitor.goto(f"{live_server_url}/chat/")
+    visitor_log = visitor.get_by_role("region", name="Conversation")
+    visitor_says(visitor, "My parcel never arrived")
+    expect(visitor_log.get_by_text("I'm the hitlnext demo bot.", exact=False)).to_be_visible()
+    visitor.get_by_role("button", name="Talk to a person").click()
+    expect(visitor.get_by_text("Waiting for a person to join")).to_be_visible()
+
+    handoffs = inbox.get_by_role("region", name="Handoffs")
+    item = handoffs.get_by_role("link").filter(has_text="My parcel never arrived")
+    expect(item).to_be_visible()
+    item.click()
+    messages = inbox.get_by_role("region", name="Messages")
+    expect(messages.get_by_text("My parcel never arrived")).to_be_visible()
+    messages.get_by_role("button", name="Assign to me").click()
+
+    # The visitor sees who joined, live.
+    expect(visitor.get_by_text("You are talking with")).to_be_visible()
+    expect(visitor.locator(".wc-agent-name")).to_have_text("Alice Martin")
+
+    # Agent -> visitor.
+    messages.get_by_label("Message").fill("Hello, I'm Alice. Let me check your parcel.")
+    messages.get_by_role("button", name="Send").click()
+    expect(visitor_log.get_by_text("Let me check your parcel.", exact=False)).to_be_visible()
+    expect(visitor_log.locator(".wc-agent").last).to_contain_text("Alice Martin")
+
+    # Visitor -> agent; the bot stays quiet meanwhile.
+    visitor_says(visitor, "Thank you! Order <1234>")
+    expect(messages.get_by_text("Thank you! Order <1234>")).to_be_visible()
+    expect(visitor_log.get_by_text("I'm the hitlnext demo bot.", exact=False)).to_have_count(1)
+
+    # Resolve hands the visitor back to the bot.
+    messages.get_by_role("button", name="Resolve").click()
+    expect(visitor.get_by_text("The agent ended the chat.", exact=False)).to_be_visible()
+    expect(visitor.get_by_role("button", name="Talk to a person")).to_be_visible()
+    visitor_context.close()
+    agent_context.close()

@@ -23,7 +23,7 @@ from conversations.models import Conversation, Delivery, Message
 from conversations.signing import signature
 from conversations.worker import run_once
 from handoffs import services as handoff_services
-from handoffs.models import Handoff, SystemMessage
+from handoffs.models import Handoff
 from tests.factories import BotFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,13 +48,6 @@ class RunningBot:
 
 @pytest.fixture
 def hook_bot(transactional_db):
-    # The transfer/assign texts come from a data migration, which transactional tests flush.
-    SystemMessage.objects.update_or_create(
-        kind="transfer", language="en", defaults={"text": "You are being transferred."}
-    )
-    SystemMessage.objects.update_or_create(
-        kind="assign", language="en", defaults={"text": "{{agentName}} is here."}
-    )
     return BotFactory(name="Example bot")
 
 
@@ -122,7 +115,7 @@ def test_example_bot_relays_hands_off_stays_quiet_and_takes_back_the_conversatio
     assert example_bot.inbox()["messages"][-1] == {
         "from": "system",
         "agent": None,
-        "text": "You are being transferred.",
+        "text": "You are being transferred to an agent.",
     }
 
     # 3. An agent takes it and writes: signed webhooks, verified and delivered to the user.
@@ -133,7 +126,11 @@ def test_example_bot_relays_hands_off_stays_quiet_and_takes_back_the_conversatio
     inbox = example_bot.inbox()
     assert inbox["paused"] is True
     assert inbox["messages"][-2:] == [
-        {"from": "system", "agent": None, "text": "Alice Martin is here."},
+        {
+            "from": "system",
+            "agent": None,
+            "text": "You have been assigned to our agent Alice Martin.",
+        },
         {"from": "agent", "agent": "Alice Martin", "text": "Hello, Alice here"},
     ]
 

@@ -18,27 +18,12 @@ from conversations import webchat, webchat_live
 from conversations.models import Bot, Conversation, Delivery, Event, Message
 from conversations.services import relay_message
 from handoffs import services as handoff_services
-from handoffs.models import Handoff, SystemMessage
+from handoffs.models import Handoff
 from hitlnext_project.asgi import application
 from tests.factories import BotFactory, UserFactory
 
 VISITOR_A = "visitor-aaaaaaaaaaaaaaaa"
 VISITOR_B = "visitor-bbbbbbbbbbbbbbbb"
-
-
-@pytest.fixture
-def system_messages(transactional_db):
-    # The defaults come from a data migration, which flushing after a transactional test
-    # removes: put back the ones these tests read.
-    texts = {
-        ("transfer", "en"): "You are being transferred to an agent.",
-        ("transfer", "fr"): "Vous êtes transféré(e) à un agent.",
-        ("assign", "en"): "You have been assigned to our agent {{agentName}}.",
-    }
-    for (kind, language), text in texts.items():
-        SystemMessage.objects.update_or_create(
-            kind=kind, language=language, defaults={"text": text}
-        )
 
 
 def make_session(visitor_id: str | None) -> str:
@@ -338,9 +323,7 @@ async def test_visitor_message_is_stored_on_the_webchat_bot_and_answered_by_the_
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_talk_to_a_person_starts_a_handoff_through_the_handoff_service(
-    monkeypatch, system_messages
-):
+async def test_talk_to_a_person_starts_a_handoff_through_the_handoff_service(monkeypatch):
     calls = []
     real = webchat.start_handoff
 
@@ -374,9 +357,7 @@ async def test_talk_to_a_person_starts_a_handoff_through_the_handoff_service(
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_agent_assignment_and_messages_reach_the_visitor_live_and_the_bot_stays_quiet(
-    system_messages,
-):
+async def test_agent_assignment_and_messages_reach_the_visitor_live_and_the_bot_stays_quiet():
     visitor = await connected_visitor()
     await send(visitor, action="handoff")
     await receive_until(visitor, "transferred")

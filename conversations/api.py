@@ -28,6 +28,7 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer
 
 from agents.models import display_name
+from conversations.events import SEQUENCE_BATCH, sequence_events
 from conversations.idempotency import HEADER, OPENAPI_HEADER, IdempotencyConflict, idempotent
 from conversations.keys import hash_api_key
 from conversations.models import Bot, Event
@@ -391,8 +392,13 @@ def list_events(
         if not (after.isascii() and after.isdigit()) or int(after) > CURSOR_MAX:
             raise _invalid("after", "Not a cursor: use a next_cursor from an earlier page.")
         cursor = int(after)
-    events = list(Event.objects.filter(bot=request.auth, pk__gt=cursor).order_by("pk")[:limit])
+    # The cursor is the commit-ordered feed position, not the id (see Event.feed_seq).
+    while sequence_events() == SEQUENCE_BATCH:
+        pass
+    events = list(
+        Event.objects.filter(bot=request.auth, feed_seq__gt=cursor).order_by("feed_seq")[:limit]
+    )
     return {
         "events": [event.as_payload() for event in events],
-        "next_cursor": str(events[-1].pk if events else cursor),
+        "next_cursor": str(events[-1].feed_seq if events else cursor),
     }

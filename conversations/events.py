@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Max
 
 from conversations.models import Bot, Conversation, Delivery, Event
 
@@ -37,3 +38,29 @@ def record_event(
     if bot.webhook_url and not bot.is_webchat:
         Delivery.objects.create(event=event, bot=bot, conversation=conversation)
     return event
+
+
+# Any constant: the advisory lock that makes sequencing single-file on PostgreSQL.
+_SEQUENCER_LOCK = 0x6869746C  # "hitl"
+SEQUENCE_BATCH = 1000
+
+
+def sequence_events() -> int:
+    """Give committed, unsequenced events their feed position, in the order we see them.
+
+    Run single-file (an advisory lock on PostgreSQL; SQLite writers are serial anyway), so a
+    position is handed out only to events already committed, and never below one a reader
+    may have passed. An event whose transaction commits late simply gets a later position.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEQUENCER_LOCK])
+        pending = list(Event.objects.filter(feed_seq__isnull=True).order_by("id")[:SEQUENCE_BATCH])
+        if not pending:
+            return 0
+        last = Event.objects.aggregate(last=Max("feed_seq"))["last"] or 0
+        for offset, event in enumerate(pending, start=1):
+            event.feed_seq = last + offset
+        Event.objects.bulk_update(pending, ["feed_seq"])
+    return len(pending)

@@ -165,10 +165,19 @@ class Event(models.Model):
     type = models.CharField(max_length=40)
     data = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
+    # The feed's cursor, given in commit order by conversations.events.sequence_events: ids
+    # are handed out at INSERT, so a later id can commit first and a cursor on ids would skip
+    # the earlier one.
+    feed_seq = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["bot", "id"], name="event_feed")]
+        indexes = [
+            models.Index(fields=["bot", "feed_seq"], name="event_feed_seq"),
+            models.Index(
+                fields=["id"], condition=Q(feed_seq__isnull=True), name="event_unsequenced"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.type}"

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from agents.services import expire_agent_sessions
 from conversations.delivery import deliver_due
+from conversations.events import sequence_events
 from conversations.idempotency import prune_idempotency_records
 from conversations.retention import plan_purge, purge_messages
 from handoffs.services import expire_due_handoffs
@@ -63,7 +64,13 @@ def run_once() -> int:
     """Do whatever is due; returns how many things were done (0 means idle)."""
     close_old_connections()
     done = 0
-    for step in (expire_due_handoffs, expire_agent_sessions, deliver_batch, housekeeping):
+    for step in (
+        expire_due_handoffs,
+        expire_agent_sessions,
+        deliver_batch,
+        sequence_events,
+        housekeeping,
+    ):
         try:
             done += step()
         except Exception:  # one failing step must not starve the others

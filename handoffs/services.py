@@ -42,6 +42,19 @@ def _load(handoff_id: int) -> Handoff:
     )
 
 
+def _lock_conversation(conversation_id: int) -> None:
+    """Take the conversation's row lock first thing in a transaction that emits its events.
+
+    Every such transaction (relay_message and start_handoff lock it too, in
+    ensure_conversation) then runs single-file per conversation: its events get ids in
+    commit order, which is the order webhooks go out in, and locks are always taken in the
+    same order, so none of them can deadlock another.
+    """
+    Conversation.objects.select_for_update().filter(pk=conversation_id).values_list(
+        "pk", flat=True
+    ).get()
+
+
 def _emit_handoff_event(handoff: Handoff, type: str, **extra) -> None:
     record_event(
         bot=handoff.bot,
@@ -183,6 +196,7 @@ def assign_handoff(*, handoff: Handoff, agent) -> Handoff:
     """ "Assign to me": exactly one of several agents clicking at once wins."""
     require_online(agent)
     with transaction.atomic():
+        _lock_conversation(handoff.conversation_id)
         now = timezone.now()
         # Conditional UPDATE: of two concurrent claims, only one matches status=pending.
         won = Handoff.objects.filter(pk=handoff.pk, status=Status.PENDING).update(
@@ -211,6 +225,7 @@ def send_agent_message(*, handoff: Handoff, agent, text: str) -> Message:
         raise ValueError("A message needs some text.")
     require_online(agent)
     with transaction.atomic():
+        _lock_conversation(handoff.conversation_id)
         # Lock the handoff so a message cannot slip in after a concurrent resolve.
         current = Handoff.objects.select_for_update().get(pk=handoff.pk)
         if current.status != Status.ASSIGNED:
@@ -229,6 +244,7 @@ def resolve_handoff(*, handoff: Handoff, agent) -> Handoff:
     """Hand the conversation back to the bot."""
     require_online(agent)
     with transaction.atomic():
+        _lock_conversation(handoff.conversation_id)
         now = timezone.now()
         done = Handoff.objects.filter(pk=handoff.pk, status=Status.ASSIGNED, agent=agent).update(
             status=Status.RESOLVED, resolved_at=now, closed_at=now, last_activity_at=now
@@ -245,6 +261,7 @@ def resolve_handoff(*, handoff: Handoff, agent) -> Handoff:
 def reject_handoff(*, handoff: Handoff) -> Handoff:
     """The bot cancels the handoff (the user left, the bot solved it...)."""
     with transaction.atomic():
+        _lock_conversation(handoff.conversation_id)
         now = timezone.now()
         done = Handoff.objects.filter(pk=handoff.pk, status__in=Handoff.ACTIVE).update(
             status=Status.REJECTED, closed_at=now, last_activity_at=now
@@ -260,6 +277,7 @@ def expire_handoff(*, handoff: Handoff, now: datetime | None = None) -> bool:
     """Expire a pending handoff whose deadline passed; False if it changed meanwhile."""
     now = now or timezone.now()
     with transaction.atomic():
+        _lock_conversation(handoff.conversation_id)
         done = Handoff.objects.filter(
             pk=handoff.pk, status=Status.PENDING, expires_at__lte=now
         ).update(status=Status.EXPIRED, closed_at=now, last_activity_at=now)
@@ -284,6 +302,7 @@ def set_handoff_labels(*, handoff: Handoff, names: Iterable[str], agent=None) ->
     if agent is not None:
         require_online(agent)
     with transaction.atomic():
+        _lock_conversation(handoff.conversation_id)
         locked = Handoff.objects.select_for_update().get(pk=handoff.pk)
         before = set(locked.labels.values_list("pk", flat=True))
         if before == {label.pk for label in labels}:
@@ -323,6 +342,7 @@ def delete_conversation_messages(*, conversation: Conversation, agent) -> Conver
         )
         for handoff_id in handoff_ids:
             transaction.on_commit(partial(live.handoff_changed, handoff_id))
+        transaction.on_commit(partial(live.conversation_deleted, conversation.pk))
     return deletion
 
 

@@ -31,6 +31,7 @@ def ensure_conversation(
     """
     assert transaction.get_connection().in_atomic_block
     end_user, _ = _get_or_create(EndUser, bot=bot, external_id=user_id)
+    variables_changed = False
     if user_variables:
         merged = {**end_user.variables, **user_variables}
         if merged != end_user.variables:
@@ -38,6 +39,7 @@ def ensure_conversation(
                 variables=merged, updated_at=timezone.now()
             )
             end_user.variables = merged
+            variables_changed = True
     conversation, _ = _get_or_create(
         Conversation,
         bot=bot,
@@ -49,6 +51,9 @@ def ensure_conversation(
         .select_related("end_user", "bot")
         .get(pk=conversation.pk)
     )
+    if variables_changed:
+        # Agents looking at the user's contact details see the new variables.
+        transaction.on_commit(partial(live.contact_changed, conversation.pk))
     return conversation
 
 

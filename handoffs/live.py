@@ -65,6 +65,7 @@ def handoff_changed(handoff_id: int) -> None:
 
     visitor_handoff_changed(handoff_id)
     _push_handoff(handoff_id)
+    _push_contact_handoff(handoff_id)
 
 
 def message_added(message_id: int) -> None:
@@ -78,6 +79,20 @@ def message_added(message_id: int) -> None:
 def note_added(note_id: int) -> None:
     """A note was added to a conversation."""
     _push_note(note_id)
+
+
+def contact_changed(conversation_id: int) -> None:
+    """The user's variables changed: pages showing any of the user's conversations see the new
+    details, and the active handoffs' inbox items and heads the new name."""
+    _push_contact(conversation_id)
+
+
+def conversation_deleted(conversation_id: int) -> None:
+    """A conversation's messages were deleted: its watchers reload the panel."""
+    send_to_group(
+        conversation_group(conversation_id),
+        '<template id="conversation-reload" data-reload="#conversation"></template>',
+    )
 
 
 def presence_changed(user_id: int) -> None:
@@ -155,6 +170,45 @@ def _push_note(note_id: int) -> None:
         template.render({"note": note}),
     )
     send_to_group(conversation_group(note.conversation_id), html)
+
+
+@_best_effort
+def _push_contact_handoff(handoff_id: int) -> None:
+    """The handoff's labels and deletion button, for the contact column of its watchers."""
+    from handoffs.contact import handoff_parts
+    from handoffs.models import Handoff
+
+    handoff = Handoff.objects.select_related("conversation", "bot").filter(pk=handoff_id).first()
+    if handoff is None:
+        return
+    html = render_to_string(
+        "handoffs/contact.html#handoff_parts", handoff_parts(handoff) | {"oob": True}
+    )
+    send_to_group(conversation_group(handoff.conversation_id), html)
+
+
+@_best_effort
+def _push_contact(conversation_id: int) -> None:
+    from conversations.models import Conversation
+    from handoffs.contact import user_details
+    from handoffs.models import Handoff
+
+    conversation = (
+        Conversation.objects.select_related("end_user").filter(pk=conversation_id).first()
+    )
+    if conversation is None:
+        return
+    end_user = conversation.end_user
+    html = render_to_string("handoffs/contact.html#user", user_details(end_user) | {"oob": True})
+    # Variables belong to the user, who may have several conversations (threads) open.
+    conversation_ids = list(end_user.conversations.values_list("pk", flat=True))
+    for pk in conversation_ids:
+        send_to_group(conversation_group(pk), html)
+    active = Handoff.objects.filter(
+        conversation_id__in=conversation_ids, status__in=Handoff.ACTIVE
+    ).values_list("pk", flat=True)
+    for handoff_id in active:
+        _push_handoff(handoff_id)  # the name shown in the inbox item and the panel's head
 
 
 def render_switch(profile) -> str:

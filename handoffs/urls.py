@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from handoffs import views
+from handoffs import contact_views, views
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
@@ -12,4 +12,17 @@ urlpatterns = [
     path("handoffs/<int:handoff_id>/assign/", views.assign, name="handoff_assign"),
     path("handoffs/<int:handoff_id>/send/", views.send, name="handoff_send"),
     path("handoffs/<int:handoff_id>/resolve/", views.resolve, name="handoff_resolve"),
+    path("handoffs/<int:handoff_id>/contact/", contact_views.contact, name="handoff_contact"),
+    path("handoffs/<int:handoff_id>/notes/", contact_views.add_note, name="handoff_notes"),
+    path("handoffs/<int:handoff_id>/labels/", contact_views.set_labels, name="handoff_labels"),
+    path(
+        "handoffs/<int:handoff_id>/templates/",
+        contact_views.message_templates,
+        name="handoff_templates",
+    ),
+    path(
+        "handoffs/<int:handoff_id>/delete/",
+        contact_views.delete_conversation,
+        name="handoff_delete",
+    ),
 ]

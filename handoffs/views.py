@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from handoffs import services
+from handoffs.contact import contact_context
 from handoffs.errors import AgentOffline, HandoffError, NotYourHandoff
 from handoffs.inbox import STATUS_FILTERS, InboxFilter, all_labels, inbox_page
 from handoffs.live import render_messages_push
@@ -64,7 +65,7 @@ def _panel_context(request: HttpRequest, handoff: Handoff) -> dict:
         and handoff.agent_id == request.user.pk,
         "viewer_id": request.user.pk,
         "read_at": read_at,
-    }
+    } | contact_context(handoff)
 
 
 @login_required

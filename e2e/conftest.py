@@ -39,10 +39,19 @@ def _application():
 
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup, django_db_blocker):
-    from channels.testing.live import set_database_connection
     from daphne.testing import DaphneProcess
+    from django.db import connections
 
-    process = DaphneProcess("localhost", partial(_application), setup=set_database_connection)
+    # No setup hook: the forked child inherits settings in which pytest-django already named
+    # the test database (channels' set_database_connection would prefix it a second time
+    # on PostgreSQL, where TEST NAME is unset).
+    process = DaphneProcess("localhost", partial(_application))
+    # Nothing open may cross the fork: a PostgreSQL pool (and its sockets) inherited by the
+    # child would be shared by both processes, mixing their queries' results.
+    for connection in connections.all():
+        connection.close()
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
     # The forked child would otherwise inherit pytest-django's "no database" blocker.
     with django_db_blocker.unblock():
         process.start()

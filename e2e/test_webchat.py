@@ -14,7 +14,7 @@ PHONE = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touc
 
 
 def visitor_says(page: Page, text: str) -> None:
-    page.get_by_label("Message").fill(text)
+    page.get_by_role("textbox", name="Message", exact=True).fill(text)
     page.get_by_role("button", name="Send").click()
 
 
@@ -28,7 +28,7 @@ def test_visitor_talks_to_the_demo_bot_on_a_phone(browser: Browser, live_server_
 
     expect(conversation.get_by_text("Hello <b>there</b>")).to_be_visible()
     expect(conversation.get_by_text("I'm the hitlnext demo bot.", exact=False)).to_be_visible()
-    expect(page.get_by_label("Message")).to_have_value("")
+    expect(page.get_by_role("textbox", name="Message", exact=True)).to_have_value("")
     # Everything fits the phone's width: nothing to scroll sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     expect(page.get_by_role("button", name="Talk to a person")).to_be_in_viewport()
@@ -48,7 +48,7 @@ def test_widget_opens_the_chat_in_a_frame(browser: Browser, live_server_url: str
     page.get_by_role("button", name="Chat with us").click()
 
     chat = page.frame_locator("iframe[title=Chat]")
-    chat.get_by_label("Message").fill("from the widget")
+    chat.get_by_role("textbox", name="Message", exact=True).fill("from the widget")
     chat.get_by_role("button", name="Send").click()
     expect(chat.get_by_text("I'm the hitlnext demo bot.", exact=False)).to_be_visible()
     page.get_by_role("button", name="Close chat").click()
@@ -86,7 +86,9 @@ def test_visitor_and_agent_converse_live_both_ways(browser: Browser, live_server
     expect(visitor.locator(".wc-agent-name")).to_have_text("Alice Martin")
 
     # Agent -> visitor.
-    messages.get_by_label("Message").fill("Hello, I'm Alice. Let me check your parcel.")
+    messages.get_by_role("textbox", name="Message", exact=True).fill(
+        "Hello, I'm Alice. Let me check your parcel."
+    )
     messages.get_by_role("button", name="Send").click()
     expect(visitor_log.get_by_text("Let me check your parcel.", exact=False)).to_be_visible()
     expect(visitor_log.locator(".wc-agent").last).to_contain_text("Alice Martin")

@@ -66,7 +66,7 @@ def test_the_template_picker_fills_the_message_box(browser: Browser, live_server
     messages, _ = open_handoff(page, handoff)
     messages.get_by_role("button", name="Assign to me").click()
     composer = messages.get_by_role("textbox", name="Message")
-    picker = messages.get_by_role("listbox", name="Message templates")
+    picker = messages.get_by_role("listbox", name="Templates")
 
     composer.press_sequentially("Hi! :g")
     expect(picker).to_be_visible()
@@ -158,7 +158,8 @@ def test_labelling_a_handoff_then_filtering_the_inbox_by_that_label(
     expect(other_item).to_be_visible()
     _, contact = open_handoff(page, labelled)
 
-    contact.get_by_role("group", name="Labels").get_by_label("billing").check()
+    labels = contact.get_by_role("group", name="Labels")
+    labels.get_by_label("billing").check()
 
     # The change is stored, reported to the bot, and the item's chip appears live.
     expect(labelled_item.get_by_text("billing", exact=True)).to_be_visible()
@@ -169,6 +170,13 @@ def test_labelling_a_handoff_then_filtering_the_inbox_by_that_label(
     expect(other_item).to_have_count(0)
     expect(labelled_item).to_be_visible()
     expect(handoffs.get_by_role("listitem").filter(has_text="#")).to_have_count(1)
+
+    # Offline, the labels are read-only.
+    page.get_by_role("switch", name="Online").click()
+    expect(page.get_by_role("switch", name="Online")).to_have_attribute("aria-checked", "false")
+    expect(labels.get_by_label("billing")).to_be_disabled()
+    expect(labels.get_by_label("billing")).to_be_checked()
+    expect(labels.get_by_label("shipping")).to_be_disabled()
 
 
 def test_a_note_appears_live_on_another_agents_page(

@@ -365,22 +365,19 @@ def test_labels_without_htmx_redirect(agent, assigned):
     assert response.status_code == 302 and assigned.labels.count() == 1
 
 
-def test_labels_control_and_its_read_only_view(agent, assigned):
+def test_labels_control_is_one_fieldset_the_page_disables_offline(agent, assigned):
     assigned.labels.set([LabelFactory(name="billing", color="#2563eb")])
     LabelFactory(name="shipping")
 
     html = contact(logged_in(agent), assigned)
 
-    form = re.search(r'<form class="labels-control needs-online".*?</form>', html, re.S).group(0)
-    assert "<legend" in form and ">Labels</legend>" in form
+    form = re.search(r'<form class="labels-control".*?</form>', html, re.S).group(0)
+    assert '<fieldset class="label-choices" data-needs-online>' in form
+    assert '<legend class="contact-section-title">Labels</legend>' in form
     assert 'value="billing" checked' in form and 'value="shipping">' in form
-    read_only = re.search(
-        r'<div class="labels-readonly when-offline" role="group" aria-label="Labels">.*?</div>',
-        html,
-        re.S,
-    ).group(0)
-    assert '<span class="label-chip" data-color="#2563eb">billing</span>' in read_only
-    assert "shipping" not in read_only
+    assert 'data-color="#2563eb"' in form
+    assert html.count(">Labels<") == 1  # one control named "Labels", never a second copy
+    assert '<p class="hint when-offline">Go online to change the labels.</p>' in html
 
 
 def test_the_inbox_filters_by_label_and_shows_chips(bot, agent):

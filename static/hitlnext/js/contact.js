@@ -2,8 +2,9 @@
  *
  * - Notes: Enter adds, Shift+Enter is a new line; the note arrives twice (the answer and the
  *   push to the conversation's watchers) and the copy is dropped by id.
- * - Labels: a pushed labels fragment does not replace the form while the agent's own change
- *   is on its way (that change's push follows).
+ * - Labels: read-only (disabled) while the agent is offline; a pushed labels fragment does
+ *   not replace the form while the agent's own change is on its way (that change's push
+ *   follows).
  * - After the socket reconnects the column is re-fetched, so a push missed meanwhile is not lost.
  * - Template picker: the trigger (body[data-template-trigger], ":" by default) typed at the
  *   start of the Message box or after a space opens a listbox of the message templates whose
@@ -72,6 +73,17 @@
   });
 
   /* --- labels ----------------------------------------------------------------------------- */
+  // Offline agents see the labels read-only: the fieldset follows the Online switch (the
+  // fragment is rendered once for every agent, so the page decides; the server refuses anyway).
+  function syncOnline() {
+    var toggle = document.getElementById("online-switch");
+    var online = !toggle || toggle.getAttribute("aria-checked") === "true";
+    document.querySelectorAll("fieldset[data-needs-online]").forEach(function (fieldset) {
+      fieldset.disabled = !online;
+    });
+  }
+  htmx.onLoad(syncOnline);  // a new switch (toggled, pushed) or a new labels fragment
+
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail.target;
     if (!hasClass(target, "contact-labels")) return;

@@ -3,6 +3,7 @@ one, and the worker setting an idle agent offline under their eyes."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -116,9 +117,17 @@ def test_two_agents_race_for_a_handoff(browser: Browser, live_server_url, api, a
     for button in buttons.values():
         expect(button).to_be_visible()
 
-    # Both clicks are dispatched before either answer can arrive.
-    buttons["alice"].evaluate("button => button.click()")
-    buttons["bob"].evaluate("button => button.click()")
+    # Hold both requests until both are sent, then release them together: both reach the
+    # server before either answer (or its live push) can reach the other page.
+    held = []
+    for page in (alice, bob):
+        page.route("**/assign/", lambda route: held.append(route))
+    buttons["alice"].click()
+    buttons["bob"].click()
+    while len(held) < 2:
+        alice.wait_for_timeout(20)
+    for route in held:
+        route.continue_()
 
     expect(panels["alice"].get_by_text("Assignee:")).to_be_visible()
     expect(panels["bob"].get_by_text("Assignee:")).to_be_visible()
@@ -133,6 +142,10 @@ def test_two_agents_race_for_a_handoff(browser: Browser, live_server_url, api, a
     expect(
         panels[lost].get_by_text(f"{winner_name} is answering; you are watching.")
     ).to_be_visible()
+    loser_page = {"alice": alice, "bob": bob}[lost]
+    expect(loser_page.get_by_role("status")).to_contain_text(
+        f"{winner_name} already took handoff #{handoff['id']}."
+    )
 
 
 def test_an_idle_agent_is_set_offline_live(browser: Browser, live_server_url, agent, second_agent):
@@ -151,3 +164,61 @@ def test_an_idle_agent_is_set_offline_live(browser: Browser, live_server_url, ag
     expect(alice.get_by_role("switch", name="Online")).to_have_attribute("aria-checked", "false")
     expect(online_list.get_by_text("Alice Martin")).to_have_count(0)
     assert not AgentProfile.objects.get(user=agent).online
+
+
+HIDDEN_TAB = """
+window.__hidden = false;
+Object.defineProperty(document, "hidden", {configurable: true, get: () => window.__hidden});
+window.__played = [];
+HTMLMediaElement.prototype.play = function () {
+  window.__played.push(this.src);
+  return Promise.resolve();
+};
+"""
+
+
+def test_a_new_handoff_in_a_hidden_tab_chimes_and_blinks_the_title(
+    browser: Browser, live_server_url, api, agent
+):
+    page = browser.new_context().new_page()
+    page.add_init_script(HIDDEN_TAB)
+    log_in(page, live_server_url, agent.username)
+    go_online(page)
+    title = page.title()
+    page.evaluate("window.__hidden = true")
+
+    start_handoff(api, 3, "Alan Turing")
+
+    expect(page).to_have_title(re.compile(r"^\(1\) New handoff$"))
+    played = page.evaluate("window.__played")
+    assert len(played) == 1 and played[0].endswith("/static/hitlnext/sounds/new-handoff.wav")
+    sound = page.request.get(played[0])
+    assert sound.ok and sound.body()[:4] == b"RIFF"
+
+    page.evaluate("window.__hidden = false; document.dispatchEvent(new Event('visibilitychange'))")
+    expect(page).to_have_title(title)
+
+
+def test_older_messages_load_when_scrolling_up(browser: Browser, live_server_url, api, agent):
+    history = [
+        {"id": f"old-{i}", "direction": "incoming" if i % 2 else "outgoing", "text": f"line {i}"}
+        for i in range(25)
+    ]
+    api.post(
+        "/handoffs",
+        json={"conversation_id": "th-4", "user_id": "u-4", "channel": "web", "history": history},
+    )
+    page = browser.new_context(viewport={"width": 1200, "height": 500}).new_page()
+    log_in(page, live_server_url, agent.username)
+    messages = open_handoff(page, "Anonymous User")
+    log = messages.get_by_role("log")
+    articles = log.get_by_role("article")
+    expect(articles).to_have_count(10)  # HITLNEXT_MESSAGE_COUNT, the newest ones
+    expect(articles.last).to_contain_text("You are being transferred")
+
+    log.evaluate("el => { el.scrollTop = 0; }")
+    expect(articles).to_have_count(20)
+    log.evaluate("el => { el.scrollTop = 0; }")
+    expect(articles).to_have_count(26)
+    expect(articles.first).to_contain_text("line 0")
+    expect(messages.get_by_role("button", name="Load earlier messages")).to_have_count(0)

@@ -171,7 +171,10 @@
   htmx.onLoad(function (elt) {
     if (elt.id === "conversation" || (elt.querySelector && elt.querySelector("#conversation"))) watch(false);
   });
-  document.body.addEventListener("htmx:historyRestore", function () { watch(true); });
+  document.body.addEventListener("htmx:historyRestore", function () {
+    watch(true);
+    htmx.trigger(document.body, "inbox:refresh");
+  });
 
   // The inbox list was re-rendered (filters, refresh, next page): remember what it shows.
   htmx.onLoad(function (elt) {

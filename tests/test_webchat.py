@@ -491,3 +491,22 @@ def test_setup_demo_creates_the_webchat_bot_and_says_where_to_chat(capsys, setti
     assert "Web chat (as a visitor): http://127.0.0.1:8000/chat/" in out
     assert "Agent inbox:  http://127.0.0.1:8000/" in out
     assert Bot.objects.filter(is_webchat=True).exists()
+
+
+@pytest.mark.django_db
+def test_visitor_sees_the_agents_name_and_avatar(agent):
+    agent.agent_profile.avatar.name = "avatars/alice.png"
+    agent.agent_profile.save()
+    webchat.request_person(visitor_id=VISITOR_A)
+    handoff = Handoff.objects.get()
+    handoff_services.assign_handoff(handoff=handoff, agent=agent)
+    message = handoff_services.send_agent_message(handoff=handoff, agent=agent, text="Hi")
+
+    status = webchat_live.render_status(webchat.latest_handoff(handoff.conversation))
+    html = webchat_live.render_catch_up(VISITOR_A)
+
+    assert 'src="/media/avatars/alice.png"' in status
+    assert "Alice Martin" in status
+    item = html.split(f'id="webchat-message-{message.pk}"')[1].split("</li>")[0]
+    assert 'src="/media/avatars/alice.png"' in item
+    assert "Alice Martin" in item

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -47,9 +48,12 @@ from handoffs.errors import HandoffError, UnknownLabel
 from handoffs.models import Handoff
 from handoffs.payloads import handoff_json
 from handoffs.services import reject_handoff, start_handoff
+from hitlnext_project import ratelimit
 
 logger = logging.getLogger(__name__)
 
+# Seconds a client is asked to wait when the database is unavailable (503).
+DATABASE_RETRY_AFTER = 5
 # The largest value a cursor (an Event pk, a bigint) can take.
 CURSOR_MAX = 2**63 - 1
 
@@ -63,11 +67,25 @@ class BotKey(HttpBearer):
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return None
-        return self.authenticate(request, token)
+        bot = self.authenticate(request, token)
+        if bot is not None:
+            # After authentication (an unknown key has nothing to count against), before any
+            # work: ninja turns the exception into the 429 below.
+            limit, window = settings.HITLNEXT_API_RATE_LIMIT
+            wait = ratelimit.hit(f"api:{bot.api_key_hash[:32]}", limit=limit, window=window)
+            if wait is not None:
+                raise RateLimited(wait)
+        return bot
 
     def authenticate(self, request: HttpRequest, token: str) -> Bot | None:
         # Keys are stored hashed; the hash is unique and indexed.
         return Bot.objects.filter(api_key_hash=hash_api_key(token)).first()
+
+
+class RateLimited(Exception):
+    def __init__(self, wait: int) -> None:
+        super().__init__(f"Too many requests: this bot may retry in {wait} s.")
+        self.wait = wait
 
 
 class MalformedBody(ValueError):
@@ -177,6 +195,26 @@ def _idempotency_conflict(request: HttpRequest, exc: IdempotencyConflict) -> Htt
     return error_response(request, 409, str(exc), [{"field": HEADER, "message": str(exc)}])
 
 
+@api.exception_handler(RateLimited)
+def _rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    response = error_response(request, 429, str(exc))
+    response["Retry-After"] = str(exc.wait)
+    return response
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    # The database is down, restarting or out of connections: the transaction rolled back,
+    # so nothing was half-written and the request can simply be retried.
+    logger.error("bot API: database unavailable on %s %s: %s", request.method, request.path, exc)
+    response = error_response(
+        request, 503, "The service is temporarily unavailable; retry the request shortly."
+    )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
+
+
 @api.exception_handler(Exception)
 def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.error("bot API error on %s %s", request.method, request.path, exc_info=exc)
@@ -256,7 +294,7 @@ def _get_handoff(request: HttpRequest, handoff_id: int) -> Handoff:
 
 @api.post(
     "/handoffs",
-    response={201: HandoffOut, 200: HandoffOut, **_errors(400, 401, 409, 413, 422)},
+    response={201: HandoffOut, 200: HandoffOut, **_errors(400, 401, 409, 413, 422, 429)},
     summary="Start a handoff",
     openapi_extra=OPENAPI_HEADER,
     description="201 with the new handoff, or 200 with the conversation's active one. "
@@ -291,7 +329,7 @@ def create_handoff(request: HttpRequest, payload: HandoffIn) -> Status:
 
 @api.get(
     "/handoffs/{int:handoff_id}",
-    response={200: HandoffOut, **_errors(401, 404)},
+    response={200: HandoffOut, **_errors(401, 404, 429)},
     summary="Get a handoff",
 )
 def get_handoff(request: HttpRequest, handoff_id: int) -> Status:
@@ -300,7 +338,7 @@ def get_handoff(request: HttpRequest, handoff_id: int) -> Status:
 
 @api.post(
     "/handoffs/{int:handoff_id}/reject",
-    response={200: HandoffOut, **_errors(401, 404, 409, 413, 422)},
+    response={200: HandoffOut, **_errors(401, 404, 409, 413, 422, 429)},
     summary="Reject (cancel) a handoff",
     openapi_extra=OPENAPI_HEADER,
     description="The bot takes the conversation back (the user left...). 409 once the "
@@ -314,7 +352,7 @@ def reject(request: HttpRequest, handoff_id: int) -> Status:
 
 @api.post(
     "/messages",
-    response={201: MessageOut, 200: MessageOut, **_errors(400, 401, 413, 422)},
+    response={201: MessageOut, 200: MessageOut, **_errors(400, 401, 413, 422, 429)},
     summary="Relay a message",
     openapi_extra=OPENAPI_HEADER,
     description="Store one message of the conversation and show it to agents. 200 when this "
@@ -348,7 +386,7 @@ def create_message(request: HttpRequest, payload: MessageIn) -> Status:
 
 @api.get(
     "/agents",
-    response={200: AgentList, **_errors(401)},
+    response={200: AgentList, **_errors(401, 429)},
     summary="List agents",
     description="Who could take a handoff now: `online` agents and their open handoffs.",
 )
@@ -377,7 +415,7 @@ def list_agents(request: HttpRequest) -> dict:
 
 @api.get(
     "/events",
-    response={200: EventPage, **_errors(401, 422)},
+    response={200: EventPage, **_errors(401, 422, 429)},
     summary="Read events",
     description="The webhook's events, oldest first. Pass the previous page's "
     "`next_cursor` as `after`; an empty page returns the same cursor.",

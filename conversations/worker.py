@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
 from agents.services import expire_agent_sessions
@@ -73,6 +73,14 @@ def run_once() -> int:
     ):
         try:
             done += step()
+        except (OperationalError, InterfaceError) as exc:
+            # The database is down, restarting or cut our connection: the other steps would
+            # fail the same way. One line, not a traceback per step and pass (an outage would
+            # flood the log); the unusable connection is dropped and the next pass retries.
+            # Work claimed before the cut stays leased and is taken up again when it expires.
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            logger.warning("worker: database unavailable (%s); retrying", first_line)
+            break
         except Exception:  # one failing step must not starve the others
             logger.exception("worker step %s failed", step.__name__)
     close_old_connections()

@@ -270,3 +270,33 @@ if HITLNEXT_WEBHOOK_RETRY_FOR < timedelta(hours=24):
 HITLNEXT_RETENTION_DAYS = env_int("HITLNEXT_RETENTION_DAYS", 0)
 # httpx logs every request's full URL at INFO, and a webhook URL may carry credentials.
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
+
+# --- Hardening: cache, abuse limits, webhook destinations, encryption at rest ---------------
+from hitlnext_project.ratelimit import parse_rate  # noqa: E402
+
+# The cache holds rate-limit counters: in Redis when REDIS_URL is set, so a limit holds across
+# every Daphne process; in process memory for the embedded single process.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("HITLNEXT_REDIS_PREFIX", "hitlnext"),
+            # A Redis outage must cost a request a second at most (limits then fail open).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    raw = os.environ.get(name) or default
+    try:
+        return parse_rate(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+
+
+# Bot API requests per bot key: "600/m" (also N/s, N/h); 0 disables. Over it: 429 + Retry-After.
+HITLNEXT_API_RATE_LIMIT = env_rate("HITLNEXT_API_RATE_LIMIT", "600/m")

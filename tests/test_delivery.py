@@ -246,7 +246,7 @@ def test_a_later_event_of_a_conversation_waits_for_the_earlier(receiver, hook_bo
     receiver.respond = respond
     with time_machine.travel(T0, tick=False) as traveller:
         a1, a2 = emit(hook_bot, talk, n=1), emit(hook_bot, talk, n=2)
-        b1 = emit(hook_bot, other_talk, n=1)
+        b1 = emit(hook_bot, other_talk, n=10)  # not n=1: only a1 may get the 500
         loose = emit(hook_bot, None, n=0)  # no conversation: no ordering constraint
         drain()
 

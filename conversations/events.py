@@ -64,3 +64,17 @@ def sequence_events() -> int:
             event.feed_seq = last + offset
         Event.objects.bulk_update(pending, ["feed_seq"])
     return len(pending)
+
+
+def prune_events(*, before: datetime) -> int:
+    """Forget events older than `before` whose webhook is no longer pending.
+
+    The feed only promises recent history (HITLNEXT_EVENT_RETENTION); an undelivered webhook
+    is kept whatever its age, so pruning never loses a delivery.
+    """
+    _, per_model = (
+        Event.objects.filter(created_at__lt=before)
+        .exclude(delivery__status=Delivery.Status.PENDING)
+        .delete()
+    )
+    return per_model.get(Event._meta.label, 0)

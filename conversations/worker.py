@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from agents.services import expire_agent_sessions
 from conversations.delivery import deliver_due
-from conversations.events import sequence_events
+from conversations.events import prune_events, sequence_events
 from conversations.idempotency import prune_idempotency_records
 from conversations.retention import plan_purge, purge_messages
 from handoffs.services import expire_due_handoffs
@@ -43,7 +43,7 @@ _last_housekeeping = 0.0
 
 
 def housekeeping() -> int:
-    """Hourly: forget old Idempotency-Keys, apply HITLNEXT_RETENTION_DAYS.
+    """Hourly: forget old Idempotency-Keys and events, apply HITLNEXT_RETENTION_DAYS.
 
     Both are idempotent, so several workers doing it in the same hour is harmless.
     """
@@ -52,6 +52,7 @@ def housekeeping() -> int:
         return 0
     _last_housekeeping = time.monotonic()
     prune_idempotency_records(before=timezone.now() - IDEMPOTENCY_KEYS_KEPT)
+    prune_events(before=timezone.now() - settings.HITLNEXT_EVENT_RETENTION)
     if settings.HITLNEXT_RETENTION_DAYS:
         deleted = purge_messages(plan=plan_purge(days=settings.HITLNEXT_RETENTION_DAYS))
         if deleted:

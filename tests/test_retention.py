@@ -105,3 +105,19 @@ def test_worker_applies_the_retention_setting(old_and_recent, settings, monkeypa
     worker.housekeeping()
     assert not old.conversation.messages.exists()
     assert recent.conversation.messages.exists()
+
+
+def test_old_events_are_pruned_unless_their_webhook_is_pending(bot, other_bot):
+    from conversations.events import prune_events
+    from conversations.models import Delivery, Event
+
+    bot.webhook_url = "http://127.0.0.1:9/hook"
+    bot.save()
+    with time_machine.travel(timezone.now() - timedelta(days=40)):
+        start(bot, "with-webhook")
+        start(other_bot, "feed-only")
+    Delivery.objects.filter(event__type="handoff.created").update(status="delivered")
+    pruned = prune_events(before=timezone.now() - timedelta(days=30))
+    assert pruned == 3  # other_bot's two events and bot's delivered handoff.created
+    left = list(Event.objects.values_list("bot__name", "type"))
+    assert left == [(bot.name, "message.created")]  # its delivery is still pending

@@ -268,6 +268,8 @@ if HITLNEXT_WEBHOOK_RETRY_FOR < timedelta(hours=24):
 # Messages of conversations whose handoffs ended longer ago than this are purged by the
 # worker (hourly) and by `manage.py purge_messages`. 0 keeps everything.
 HITLNEXT_RETENTION_DAYS = env_int("HITLNEXT_RETENTION_DAYS", 0)
+# Events (the feed and the outbox) are kept this long, unless their webhook is still pending.
+HITLNEXT_EVENT_RETENTION = env_duration("HITLNEXT_EVENT_RETENTION", "30d")
 # httpx logs every request's full URL at INFO, and a webhook URL may carry credentials.
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
 

@@ -27,11 +27,21 @@ def start_handoff(api, n: int, name: str, expected: int = 201) -> dict:
     return response.json()
 
 
-def agent_page(browser: Browser, base_url: str, username: str) -> Page:
-    page = browser.new_context().new_page()
-    log_in(page, base_url, username)
-    go_online(page)
-    return page
+@pytest.fixture
+def agent_page(browser: Browser, live_server_url):
+    """Log an agent in, online, in a browser context of its own (closed after the test)."""
+    contexts = []
+
+    def open_page(username: str) -> Page:
+        contexts.append(browser.new_context())
+        page = contexts[-1].new_page()
+        log_in(page, live_server_url, username)
+        go_online(page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
 
 
 def open_handoff(page: Page, handoff: dict):
@@ -53,7 +63,7 @@ def wait_until_watching(page: Page, received: list[str], handoff: dict) -> None:
     raise AssertionError("the page never started watching the conversation")
 
 
-def test_the_template_picker_fills_the_message_box(browser: Browser, live_server_url, api, agent):
+def test_the_template_picker_fills_the_message_box(agent_page, live_server_url, api, agent):
     from tests.factories import MessageTemplateFactory
 
     MessageTemplateFactory(
@@ -61,7 +71,7 @@ def test_the_template_picker_fills_the_message_box(browser: Browser, live_server
     )
     MessageTemplateFactory(name="goodbye", text="Bye {{user.fullName}}!")
     MessageTemplateFactory(name="refund", text="Your refund is on its way.")
-    page = agent_page(browser, live_server_url, agent.username)
+    page = agent_page(agent.username)
     handoff = start_handoff(api, 1, "Ada <Lovelace>")
     messages, _ = open_handoff(page, handoff)
     messages.get_by_role("button", name="Assign to me").click()
@@ -109,14 +119,15 @@ def test_the_template_picker_fills_the_message_box(browser: Browser, live_server
 
 
 def test_notes_are_carried_to_the_conversations_next_handoff(
-    browser: Browser, live_server_url, api, agent
+    agent_page, live_server_url, api, agent
 ):
-    page = agent_page(browser, live_server_url, agent.username)
+    page = agent_page(agent.username)
     first = start_handoff(api, 2, "Grace Hopper")
     messages, contact = open_handoff(page, first)
     expect(contact.get_by_role("heading", name="Grace Hopper")).to_be_visible()
     expect(contact.get_by_role("link", name="user2@example.com")).to_be_visible()
     messages.get_by_role("button", name="Assign to me").click()
+    expect(messages.get_by_role("textbox", name="Message")).to_be_visible()  # the new panel
 
     note_box = contact.get_by_role("textbox", name="Add a note")
     note_box.fill("Wants a callback <tomorrow>")
@@ -143,13 +154,13 @@ def test_notes_are_carried_to_the_conversations_next_handoff(
 
 
 def test_labelling_a_handoff_then_filtering_the_inbox_by_that_label(
-    browser: Browser, live_server_url, api, agent
+    agent_page, live_server_url, api, agent
 ):
     from tests.factories import LabelFactory
 
     LabelFactory(name="billing", color="#16a34a")
     LabelFactory(name="shipping", color="#2563eb")
-    page = agent_page(browser, live_server_url, agent.username)
+    page = agent_page(agent.username)
     labelled = start_handoff(api, 3, "Alan Turing")
     other = start_handoff(api, 4, "Edsger Dijkstra")
     handoffs = page.get_by_role("region", name="Handoffs")
@@ -180,10 +191,10 @@ def test_labelling_a_handoff_then_filtering_the_inbox_by_that_label(
 
 
 def test_a_note_appears_live_on_another_agents_page(
-    browser: Browser, live_server_url, api, agent, second_agent
+    agent_page, live_server_url, api, agent, second_agent
 ):
-    alice = agent_page(browser, live_server_url, agent.username)
-    bob = agent_page(browser, live_server_url, second_agent.username)
+    alice = agent_page(agent.username)
+    bob = agent_page(second_agent.username)
     handoff = start_handoff(api, 5, "Barbara Liskov")
     alice_messages, alice_contact = open_handoff(alice, handoff)
     alice_messages.get_by_role("button", name="Assign to me").click()

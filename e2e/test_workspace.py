@@ -222,3 +222,33 @@ def test_older_messages_load_when_scrolling_up(browser: Browser, live_server_url
     expect(articles).to_have_count(26)
     expect(articles.first).to_contain_text("line 0")
     expect(messages.get_by_role("button", name="Load earlier messages")).to_have_count(0)
+
+
+def test_a_new_avatar_shows_in_other_agents_headers_live(
+    browser: Browser, live_server_url, agent, second_agent
+):
+    import io
+
+    from PIL import Image
+
+    alice = agent_page(browser, live_server_url, agent.username)
+    bob = agent_page(browser, live_server_url, second_agent.username)
+    alice.get_by_role("link", name="Profile").click()
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (30, 120, 200)).save(buffer, format="PNG")
+
+    alice.get_by_label("First name").fill("Alicia")
+    alice.get_by_label("Avatar", exact=True).set_input_files(
+        {"name": "me.png", "mimeType": "image/png", "buffer": buffer.getvalue()}
+    )
+    alice.get_by_role("button", name="Save").click()
+
+    expect(alice.get_by_text("Profile saved.")).to_be_visible()
+    online = bob.get_by_role("list", name="Online agents")
+    expect(online.get_by_role("listitem", name="Alicia Martin").locator("img")).to_be_visible()
+
+    alice.get_by_label("Avatar", exact=True).set_input_files(
+        {"name": "me.png", "mimeType": "image/png", "buffer": b"not an image"}
+    )
+    alice.get_by_role("button", name="Save").click()
+    expect(alice.get_by_role("alert")).to_contain_text("Upload a valid image")

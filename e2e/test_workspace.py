@@ -3,6 +3,7 @@ one, and the worker setting an idle agent offline under their eyes."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -45,7 +46,11 @@ def open_handoff(page: Page, name: str):
 
 
 def test_a_handoff_from_arrival_to_resolution_live(browser: Browser, live_server_url, api, agent):
-    page = agent_page(browser, live_server_url, agent.username)
+    sent = []  # what the page tells its socket
+    page = browser.new_context().new_page()
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    log_in(page, live_server_url, agent.username)
+    go_online(page)
     handoffs = page.get_by_role("region", name="Handoffs")
 
     handoff = start_handoff(api, 1, "Grace Hopper")
@@ -99,6 +104,10 @@ def test_a_handoff_from_arrival_to_resolution_live(browser: Browser, live_server
     expect(messages.get_by_role("textbox", name="Message")).to_have_count(0)
     expect(item).to_have_count(0)  # no longer Unassigned nor Assigned to me
     assert api.get(f"/handoffs/{handoff['id']}").json()["status"] == "resolved"
+    actions = [json.loads(frame).get("action") for frame in sent]
+    assert actions[0] == "hello"
+    assert {"watch", "activity", "read"} <= set(actions)  # clicks and typing kept her online
+    assert actions.count("activity") == 1  # throttled: one ping per 30 s
 
 
 def test_two_agents_race_for_a_handoff(browser: Browser, live_server_url, api, agent, second_agent):

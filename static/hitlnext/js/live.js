@@ -74,8 +74,8 @@
         return true;
       }
     }
-    // After every loaded item: it belongs here only if no further page exists.
-    if (list.dataset.complete !== "true") return false;
+    // After every loaded item: it belongs here only if no further page is left to load.
+    if (items.querySelector(":scope > .inbox-more")) return false;
     items.appendChild(item);
     return true;
   }

@@ -30,8 +30,9 @@ def ensure_conversation(
     requests about one conversation (a handoff and a message at once) take turns.
     """
     assert transaction.get_connection().in_atomic_block
-    end_user, _ = _get_or_create(EndUser, bot=bot, external_id=user_id)
+    end_user, user_created = _get_or_create(EndUser, bot=bot, external_id=user_id)
     variables_changed = False
+    old_name = end_user.full_name
     if user_variables:
         merged = {**end_user.variables, **user_variables}
         if merged != end_user.variables:
@@ -51,9 +52,13 @@ def ensure_conversation(
         .select_related("end_user", "bot")
         .get(pk=conversation.pk)
     )
-    if variables_changed:
-        # Agents looking at the user's contact details see the new variables.
-        transaction.on_commit(partial(live.contact_changed, conversation.pk))
+    if variables_changed and not user_created:
+        # Agents looking at the user's contact details see the new variables (a user created
+        # just now is on nobody's screen yet).
+        name_changed = end_user.full_name != old_name
+        transaction.on_commit(
+            partial(live.contact_changed, conversation.pk, name_changed=name_changed)
+        )
     return conversation
 
 

@@ -81,10 +81,10 @@ def note_added(note_id: int) -> None:
     _push_note(note_id)
 
 
-def contact_changed(conversation_id: int) -> None:
+def contact_changed(conversation_id: int, *, name_changed: bool = True) -> None:
     """The user's variables changed: pages showing any of the user's conversations see the new
-    details, and the active handoffs' inbox items and heads the new name."""
-    _push_contact(conversation_id)
+    details and, when the name changed, the active handoffs' inbox items and heads too."""
+    _push_contact(conversation_id, name_changed=name_changed)
 
 
 def conversation_deleted(conversation_id: int) -> None:
@@ -188,7 +188,7 @@ def _push_contact_handoff(handoff_id: int) -> None:
 
 
 @_best_effort
-def _push_contact(conversation_id: int) -> None:
+def _push_contact(conversation_id: int, *, name_changed: bool) -> None:
     from conversations.models import Conversation
     from handoffs.contact import user_details
     from handoffs.models import Handoff
@@ -204,6 +204,8 @@ def _push_contact(conversation_id: int) -> None:
     conversation_ids = list(end_user.conversations.values_list("pk", flat=True))
     for pk in conversation_ids:
         send_to_group(conversation_group(pk), html)
+    if not name_changed:
+        return
     active = Handoff.objects.filter(
         conversation_id__in=conversation_ids, status__in=Handoff.ACTIVE
     ).values_list("pk", flat=True)

@@ -89,9 +89,30 @@ async def test_new_user_variables_refresh_the_contact_details(bot, agent, second
     details = [f for f in await frames(alice) if f'id="end-user-{end_user_id}-details"' in f]
     assert len(details) == 1 and 'hx-swap-oob="true"' in details[0]
     assert "<dt>plan</dt>" in details[0] and "Ada Lovelace" in details[0]
-    assert not any("Ada Lovelace" in f for f in await frames(bob) if "end-user-" in f)
+    bob_frames = await frames(bob)
+    assert not any("end-user-" in f for f in bob_frames)
+    # The new name reaches every inbox (the item) and the handoff's watchers (the head).
+    assert any(f'<li id="handoff-{handoff.pk}"' in f and "Ada Lovelace" in f for f in bob_frames)
     await alice.disconnect()
     await bob.disconnect()
+
+
+async def test_a_new_user_or_an_unchanged_name_pushes_no_inbox_item(bot, agent):
+    handoff = await db(start)(bot, 1)
+    alice = await watching(agent, handoff)
+
+    await db(start)(bot, 1, plan="gold")  # same name, one more variable
+
+    received = await frames(alice)
+    assert any(f'id="end-user-{handoff.conversation.end_user_id}-details"' in f for f in received)
+    assert not any(f'<li id="handoff-{handoff.pk}"' in f for f in received)
+
+    newcomer = await db(start)(bot, 2)  # a user nobody has seen yet
+
+    received = await frames(alice)
+    assert not any("end-user-" in f for f in received)
+    assert any(f'<li id="handoff-{newcomer.pk}"' in f for f in received)
+    await alice.disconnect()
 
 
 async def test_unchanged_variables_push_nothing(bot, agent):

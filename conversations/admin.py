@@ -6,6 +6,7 @@ no page displays them afterwards, because only a hash (API key) or nothing (secr
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,6 +14,7 @@ from django.utils.html import format_html
 
 from conversations.delivery import retry_deliveries
 from conversations.models import Bot, Conversation, Delivery, EndUser, Event, Message
+from conversations.webhook_urls import MASK, redact_url, unredact_url
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -43,11 +45,39 @@ def _show_once(request: HttpRequest, bot: Bot, what: str, value: str) -> None:
     )
 
 
+class BotForm(forms.ModelForm):
+    """The webhook URL is shown with its credentials masked; leaving the mask in place keeps
+    the stored credentials, so they are never sent back to a browser."""
+
+    # A bare host means HTTPS, as in Django 6.
+    webhook_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+
+    class Meta:
+        model = Bot
+        fields = ("name", "webhook_url", "webhook_enabled", "default_language", "is_webchat")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.webhook_url:
+            self.initial["webhook_url"] = redact_url(self.instance.webhook_url)
+        if "webhook_url" in self.fields:
+            self.fields["webhook_url"].help_text = (
+                "http(s) only. Credentials in it (user:password@, ?token=) are kept but "
+                f"shown as {MASK}; leave {MASK} as is to keep them."
+            )
+
+    def clean_webhook_url(self) -> str:
+        # The instance still holds the stored URL here (the form's values reach it after the
+        # clean_* methods); the model's validators then run on the restored URL.
+        return unredact_url(self.cleaned_data["webhook_url"], previous=self.instance.webhook_url)
+
+
 @admin.register(Bot)
 class BotAdmin(admin.ModelAdmin):
+    form = BotForm
     list_display = (
         "name",
-        "webhook_url",
+        "webhook_endpoint",
         "webhook_enabled",
         "default_language",
         "is_webchat",
@@ -67,10 +97,9 @@ class BotAdmin(admin.ModelAdmin):
     readonly_fields = ("api_key_hint", "created_at")
     actions = ("rotate_api_key", "rotate_webhook_secret")
 
-    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
-        if db_field.name == "webhook_url":
-            kwargs["assume_scheme"] = "https"  # a bare host means HTTPS, as Django 6 will
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
+    @admin.display(description="webhook URL", ordering="webhook_url")
+    def webhook_endpoint(self, obj: Bot) -> str:
+        return redact_url(obj.webhook_url)
 
     def save_model(self, request: HttpRequest, obj: Bot, form, change: bool) -> None:
         if change:

@@ -5,14 +5,17 @@ timeout), so other workers leave it alone while it is in flight; the POST happen
 transaction, and its result is written only if the row still carries that lease. A worker
 that dies mid-delivery leaves a lease that simply expires: the next worker sends it again
 (receivers de-duplicate on `webhook-id`, which is the same on every attempt).
+
+Each attempt is over within HITLNEXT_WEBHOOK_TIMEOUT whatever the receiver does (a hang, a
+trickle), and its destination is checked again at the moment of sending (webhook_urls.pin).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -24,8 +27,9 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
-from conversations import signing
+from conversations import signing, webhook_urls
 from conversations.models import Bot, Delivery
+from conversations.webhook_urls import RefusedDestination
 
 logger = logging.getLogger("hitlnext.webhooks")
 
@@ -57,28 +61,36 @@ class Claim:
 def deliver_due(*, limit: int = 50) -> int:
     """Send up to `limit` due deliveries; returns how many attempts were made."""
     claims = claim_due(limit=min(BATCH_SIZE, limit))
-    if not claims:
-        return 0  # the idle path opens no HTTP client and no threads
     done = 0
-    timeout = settings.HITLNEXT_WEBHOOK_TIMEOUT.total_seconds()
-    with (
-        httpx.Client(timeout=timeout, follow_redirects=False) as client,
-        ThreadPoolExecutor(BATCH_SIZE, thread_name_prefix="webhook") as pool,
-    ):
-
-        def attempt(claim: Claim) -> Outcome:
-            return send(client=client, delivery=claim.delivery)
-
-        while claims:
-            # A batch never holds two deliveries of one conversation, so they go out in
-            # parallel: one slow endpoint does not hold up the others. The threads only do
-            # HTTP; the results are written here, on the worker's own connection.
-            outcomes = [attempt(claims[0])] if len(claims) == 1 else list(pool.map(attempt, claims))
-            for claim, outcome in zip(claims, outcomes, strict=True):
-                record_outcome(claim=claim, outcome=outcome)
-            done += len(claims)
-            claims = claim_due(limit=min(BATCH_SIZE, limit - done)) if done < limit else []
+    while claims:
+        # A batch never holds two deliveries of one conversation, so they go out in parallel:
+        # one slow endpoint does not hold up the others. Only the HTTP is concurrent; the
+        # results are written here, on the worker's own connection.
+        outcomes = asyncio.run(_send_batch(claims))
+        for claim, outcome in zip(claims, outcomes, strict=True):
+            record_outcome(claim=claim, outcome=outcome)
+        done += len(claims)
+        claims = claim_due(limit=min(BATCH_SIZE, limit - done)) if done < limit else []
     return done
+
+
+# Tests replace it with an httpx.MockTransport to see exactly what would be sent where.
+_transport: httpx.AsyncBaseTransport | None = None
+
+
+async def _send_batch(claims: list[Claim]) -> list[Outcome]:
+    timeout = settings.HITLNEXT_WEBHOOK_TIMEOUT.total_seconds()
+    async with httpx.AsyncClient(
+        timeout=timeout,
+        follow_redirects=False,
+        # A fresh connection per attempt: a pinned address never reuses a connection made
+        # (and TLS-verified) for another host name that shares the address.
+        limits=httpx.Limits(max_keepalive_connections=0),
+        transport=_transport,
+    ) as client:
+        return await asyncio.gather(
+            *(send(client=client, delivery=claim.delivery, deadline=timeout) for claim in claims)
+        )
 
 
 def _due(now: datetime) -> QuerySet[Delivery]:
@@ -129,27 +141,48 @@ def claim_due(*, limit: int) -> list[Claim]:
     return claims
 
 
-def send(*, client: httpx.Client, delivery: Delivery) -> Outcome:
-    """One signed POST; never raises. The response body is not read (it is not needed)."""
+async def send(*, client: httpx.AsyncClient, delivery: Delivery, deadline: float) -> Outcome:
+    """One signed POST, over within `deadline` seconds whatever the receiver does (httpx's
+    timeouts are per operation, so a receiver trickling its headers a byte at a time would
+    never trip them); never raises. The response body is not read (it is not needed)."""
     bot = delivery.bot
-    body, headers = signing.signed_request(event=delivery.event, secret=bot.webhook_secret)
     try:
-        with client.stream("POST", bot.webhook_url, content=body, headers=headers) as response:
-            code = response.status_code
-            if 200 <= code < 300:
-                return Outcome(status_code=code)
-            error = f"HTTP {code} {response.reason_phrase}".strip()
-            if 300 <= code < 400:
-                error += " (redirects are not followed)"
-            return Outcome(
-                status_code=code,
-                error=error,
-                retry_after=parse_retry_after(response.headers.get("retry-after")),
-            )
+        async with asyncio.timeout(deadline):
+            return await _post(client=client, delivery=delivery)
+    except TimeoutError:
+        return Outcome(error=f"Timed out: no answer within {deadline:g} s")
     except httpx.TimeoutException as exc:
         return Outcome(error=_safe_error(f"Timed out ({type(exc).__name__})", bot))
+    except RefusedDestination as exc:
+        return Outcome(error=_safe_error(f"Refused: {exc}", bot))
     except Exception as exc:  # network errors, bad URLs: all are a failed attempt
         return Outcome(error=_safe_error(f"{type(exc).__name__}: {exc}", bot))
+
+
+async def _post(*, client: httpx.AsyncClient, delivery: Delivery) -> Outcome:
+    bot = delivery.bot
+    # Resolved and checked at every attempt, not only when the URL was saved. getaddrinfo
+    # blocks, so it runs in a thread (bounded by the resolver's own timeouts).
+    target = await asyncio.to_thread(webhook_urls.pin, bot.webhook_url)
+    body, headers = signing.signed_request(event=delivery.event, secret=bot.webhook_secret)
+    async with client.stream(
+        "POST",
+        target.url,
+        content=body,
+        headers=headers | target.headers,
+        extensions=target.extensions,
+    ) as response:
+        code = response.status_code
+        if 200 <= code < 300:
+            return Outcome(status_code=code)
+        error = f"HTTP {code} {response.reason_phrase}".strip()
+        if 300 <= code < 400:
+            error += " (redirects are not followed)"
+        return Outcome(
+            status_code=code,
+            error=error,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+        )
 
 
 def record_outcome(*, claim: Claim, outcome: Outcome) -> None:

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from conversations import keys
+from conversations.webhook_urls import WebhookUrlValidator
 
 
 class Bot(models.Model):
@@ -17,7 +18,7 @@ class Bot(models.Model):
     name = models.CharField(max_length=100, unique=True)
     api_key_hash = models.CharField(max_length=64, unique=True, editable=False)
     api_key_hint = models.CharField(max_length=12, editable=False, help_text="First characters")
-    webhook_url = models.URLField(max_length=500, blank=True)
+    webhook_url = models.URLField(max_length=500, blank=True, validators=[WebhookUrlValidator()])
     webhook_secret = models.CharField(max_length=80, editable=False)
     webhook_enabled = models.BooleanField(
         default=True, help_text="Turned off automatically when the endpoint answers 410 Gone."

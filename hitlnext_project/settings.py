@@ -302,3 +302,6 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
 
 # Bot API requests per bot key: "600/m" (also N/s, N/h); 0 disables. Over it: 429 + Retry-After.
 HITLNEXT_API_RATE_LIMIT = env_rate("HITLNEXT_API_RATE_LIMIT", "600/m")
+# Refuse webhook URLs that resolve to loopback, private, link-local or reserved addresses, when
+# saved and again at each delivery (off by default: many bots run next to the inbox).
+HITLNEXT_WEBHOOK_REFUSE_PRIVATE = env_bool("HITLNEXT_WEBHOOK_REFUSE_PRIVATE", False)

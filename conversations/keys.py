@@ -1,10 +1,13 @@
-"""Bot credentials: API keys are stored hashed, webhook secrets follow Standard Webhooks."""
+"""Bot credentials: API keys are stored hashed, webhook secrets follow Standard Webhooks (and
+are stored encrypted, see conversations.crypto)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import secrets
+
+from conversations.crypto import SecretUnreadable, UnreadableSecret
 
 API_KEY_PREFIX = "hk_"
 
@@ -23,4 +26,6 @@ def new_webhook_secret() -> str:
 
 
 def webhook_secret_bytes(secret: str) -> bytes:
+    if isinstance(secret, UnreadableSecret):
+        raise SecretUnreadable()  # never sign with the ciphertext as if it were the key
     return base64.b64decode(secret.removeprefix("whsec_"))

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from conversations import keys
+from conversations.crypto import EncryptedSecretField
 from conversations.webhook_urls import WebhookUrlValidator
 
 
@@ -19,7 +20,8 @@ class Bot(models.Model):
     api_key_hash = models.CharField(max_length=64, unique=True, editable=False)
     api_key_hint = models.CharField(max_length=12, editable=False, help_text="First characters")
     webhook_url = models.URLField(max_length=500, blank=True, validators=[WebhookUrlValidator()])
-    webhook_secret = models.CharField(max_length=80, editable=False)
+    # Encrypted at rest (conversations/crypto.py); plaintext on the instance, to sign with.
+    webhook_secret = EncryptedSecretField(max_length=255, editable=False)
     webhook_enabled = models.BooleanField(
         default=True, help_text="Turned off automatically when the endpoint answers 410 Gone."
     )

@@ -305,3 +305,15 @@ HITLNEXT_API_RATE_LIMIT = env_rate("HITLNEXT_API_RATE_LIMIT", "600/m")
 # Refuse webhook URLs that resolve to loopback, private, link-local or reserved addresses, when
 # saved and again at each delivery (off by default: many bots run next to the inbox).
 HITLNEXT_WEBHOOK_REFUSE_PRIVATE = env_bool("HITLNEXT_WEBHOOK_REFUSE_PRIVATE", False)
+# Webhook secrets are stored encrypted (conversations/crypto.py) with this key, or SECRET_KEY
+# when it is unset. Old keys stay usable for decryption: HITLNEXT_ENCRYPTION_KEY_FALLBACKS, and
+# SECRET_KEY_FALLBACKS (Django's own list for rotating SECRET_KEY), both comma separated.
+HITLNEXT_ENCRYPTION_KEY = os.environ.get("HITLNEXT_ENCRYPTION_KEY", "")
+HITLNEXT_ENCRYPTION_KEY_FALLBACKS = [
+    k.strip()
+    for k in os.environ.get("HITLNEXT_ENCRYPTION_KEY_FALLBACKS", "").split(",")
+    if k.strip()
+]
+SECRET_KEY_FALLBACKS = [
+    k.strip() for k in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()
+]

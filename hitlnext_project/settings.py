@@ -158,7 +158,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s a
+                # consumer's idle BZPOPMIN blocks for: the read lost that race and idle sockets
+                # were closed with 1011 every few seconds. Reads wait longer than the pop.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": os.environ.get("HITLNEXT_REDIS_PREFIX", "hitlnext"),
                 "capacity": 1000,
                 "expiry": 30,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.db import connection
 from django.test import Client
@@ -225,7 +226,7 @@ def all_delivered() -> bool:
     return not Delivery.objects.exclude(status=Delivery.Status.DELIVERED).exists()
 
 
-def test_agent_on_process_a_sees_live_a_message_the_bot_posted_to_process_b(cluster):
+def test_an_idle_agent_on_process_a_sees_live_a_message_the_bot_posted_to_b(cluster):
     bot = BotFactory()
     agent = UserFactory(online=True)
     [handoff_id] = start_handoffs(cluster, bot, 1)
@@ -236,6 +237,9 @@ def test_agent_on_process_a_sees_live_a_message_the_bot_posted_to_process_b(clus
         ws.send(json.dumps({"action": "hello", "handoff": handoff_id}))
         # The head of the watched conversation comes after the page joined its group.
         receive_until(ws, lambda f: f'id="handoff-{handoff_id}-head"' in f, what="the head")
+        # Idle past one blocking read of the channel layer: the socket must still be served
+        # (a read timeout shorter than that read used to close idle sockets with 1011).
+        time.sleep(RedisChannelLayer.brpop_timeout + 1.5)
         token = f"from-b-{uuid.uuid4().hex}"
         with bot_api(cluster.web["B"], bot) as api:
             response = api.post(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -89,7 +90,34 @@ class RateLimited(Exception):
 
 
 class MalformedBody(ValueError):
-    pass
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# Text no database here can store: NUL (PostgreSQL text and jsonb refuse it) and unpaired
+# UTF-16 surrogates ("\ud800" is valid JSON but no valid Unicode, so it cannot be encoded).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _find_unstorable(data: Any) -> tuple[str, str] | None:
+    """Where (a dotted path; for a bad key, its object's) and which unstorable character."""
+    stack: list[tuple[tuple[str, ...], Any]] = [((), data)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            found = _UNSTORABLE.search(item)
+            if found:
+                return ".".join(where), found.group()
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                found = _UNSTORABLE.search(key)
+                if found:
+                    return ".".join(where), found.group()
+                stack.append(((*where, key), child))
+        elif isinstance(item, list):
+            stack.extend(((*where, str(n)), child) for n, child in enumerate(item))
+    return None
 
 
 def _reject_constant(name: str) -> Any:
@@ -109,6 +137,14 @@ class JsonObjectParser(Parser):
             raise MalformedBody(f"The request body is not valid JSON: {exc}.") from exc
         if not isinstance(data, dict):
             raise MalformedBody("The request body must be a JSON object.")
+        unstorable = _find_unstorable(data)
+        if unstorable:
+            field, char = unstorable
+            raise MalformedBody(
+                f"The request body holds a character that cannot be stored "
+                f"(U+{ord(char):04X}) in {field or 'the body'}.",
+                field=field,
+            )
         return data
 
 
@@ -169,7 +205,10 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     detail = str(cause) if isinstance(cause, MalformedBody) else exc.message
     if not detail.endswith("."):
         detail += "."
-    return error_response(request, exc.status_code, detail)
+    errors = []
+    if isinstance(cause, MalformedBody) and cause.field is not None:
+        errors.append({"field": cause.field, "message": detail})
+    return error_response(request, exc.status_code, detail, errors)
 
 
 @api.exception_handler(Http404)
@@ -352,7 +391,7 @@ def reject(request: HttpRequest, handoff_id: int) -> Status:
 
 @api.post(
     "/messages",
-    response={201: MessageOut, 200: MessageOut, **_errors(400, 401, 413, 422, 429)},
+    response={201: MessageOut, 200: MessageOut, **_errors(400, 401, 409, 413, 422, 429)},
     summary="Relay a message",
     openapi_extra=OPENAPI_HEADER,
     description="Store one message of the conversation and show it to agents. 200 when this "

@@ -78,12 +78,13 @@ def idempotent(view: Callable) -> Callable:
         key = request.headers.get(HEADER)
         if key is None:
             return view(request, *args, **kwargs)
-        if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+            # Control characters (NUL above all, which PostgreSQL cannot store) are refused.
             raise ValidationError(
                 [
                     {
                         "loc": ("header", HEADER),
-                        "msg": f"Must be 1 to {MAX_KEY_LENGTH} characters long.",
+                        "msg": f"Must be 1 to {MAX_KEY_LENGTH} printable characters.",
                         "type": "string_length",
                     }
                 ]

@@ -156,12 +156,21 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's layer on a pool that waits for a free connection (see there).
+            "BACKEND": "hitlnext_project.channel_layer.RedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s a
                 # consumer's idle BZPOPMIN blocks for: the read lost that race and idle sockets
                 # were closed with 1011 every few seconds. Reads wait longer than the pop.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                # Up to 100 connections per process; a burst past that waits up to 20 s.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 30,
+                        "max_connections": 100,
+                        "timeout": 20,
+                    }
+                ],
                 "prefix": os.environ.get("HITLNEXT_REDIS_PREFIX", "hitlnext"),
                 "capacity": 1000,
                 "expiry": 30,

@@ -7,6 +7,7 @@ them over HTTP and a websocket, as a load balancer's clients would.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.db import connection
@@ -306,3 +308,22 @@ def test_a_worker_killed_mid_delivery_leaves_nothing_undelivered(cluster, receiv
         # Two workers again for whichever test runs next.
         cluster.workers.remove(doomed)
         cluster.start_worker("replacement")
+
+
+def test_a_burst_of_sockets_joining_at_once_waits_for_redis_connections_instead_of_failing():
+    # 300 sockets arriving together (a restart, a failover) join their groups concurrently:
+    # three times the per-process connection cap, which used to fail the excess with 1011.
+    async def burst() -> None:
+        layer = get_channel_layer()
+        channels = [await layer.new_channel() for _ in range(300)]
+        group = f"burst-{uuid.uuid4().hex}"
+        try:
+            await asyncio.gather(*(layer.group_add(group, name) for name in channels))
+            await layer.group_send(group, {"type": "push.html", "html": "<p>hi</p>"})
+            received = await asyncio.gather(*(layer.receive(name) for name in channels))
+            await asyncio.gather(*(layer.group_discard(group, name) for name in channels))
+        finally:
+            await layer.close_pools()
+        assert [message["html"] for message in received] == ["<p>hi</p>"] * 300
+
+    asyncio.run(burst())

@@ -286,6 +286,8 @@ HITLNEXT_EVENT_RETENTION = env_duration("HITLNEXT_EVENT_RETENTION", "30d")
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
 
 # --- Hardening: cache, abuse limits, webhook destinations, encryption at rest ---------------
+from redis import exceptions as redis_exceptions  # noqa: E402
+
 from hitlnext_project.ratelimit import parse_rate  # noqa: E402
 
 # The cache holds rate-limit counters: in Redis when REDIS_URL is set, so a limit holds across
@@ -329,3 +331,13 @@ HITLNEXT_ENCRYPTION_KEY_FALLBACKS = [
 SECRET_KEY_FALLBACKS = [
     k.strip() for k in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()
 ]
+# Redis connections left over from before a Redis restart fail on first use: retry such a
+# command once on a fresh connection, so the first live push (or a socket joining its groups)
+# after a restart is not lost. A retried group_send at worst pushes a nudge twice.
+HITLNEXT_REDIS_OPTIONS = {
+    "retry_on_error": [redis_exceptions.ConnectionError, redis_exceptions.TimeoutError]
+}
+if REDIS_URL:
+    for _host in CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]:
+        _host["retry_on_error"] = list(HITLNEXT_REDIS_OPTIONS["retry_on_error"])
+    CACHES["default"]["OPTIONS"]["retry_on_error"] = list(HITLNEXT_REDIS_OPTIONS["retry_on_error"])

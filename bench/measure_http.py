@@ -1,0 +1,161 @@
+"""HTTP measurements: API ingest throughput and inbox render time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+from bench.load import HttpConnection, http_load, percentile
+from bench.plan import TARGETS, Plan, Row, ms, verdict
+from bench.procs import Profiler, Server
+
+# --- Ingest -----------------------------------------------------------------------------------
+
+
+def message_request(api_key: str, run: str, conversations: int = 100):
+    auth = {"Authorization": f"Bearer {api_key}"}
+
+    def make(conn: HttpConnection, n: int) -> bytes:
+        # 100 conversations; ingest-c-0..9 have an active handoff (live pushes to agents).
+        k = n % conversations
+        body = {
+            "conversation_id": f"ingest-c-{k}",
+            "user_id": f"ingest-u-{k}",
+            "channel": "web",
+            "id": f"{run}-{n}",
+            "direction": "incoming",
+            "text": f"Hello, this is message {n} about my order.",
+        }
+        return conn.request_bytes(
+            "POST", "/api/v1/messages", body=json.dumps(body).encode(), headers=auth
+        )
+
+    return make
+
+
+def bare_request(conn: HttpConnection, n: int) -> bytes:
+    body = {
+        "conversation_id": f"ingest-c-{n % 100}",
+        "user_id": "u",
+        "channel": "web",
+        "id": f"bare-{n}",
+        "direction": "incoming",
+        "text": f"Hello, this is message {n} about my order.",
+    }
+    return conn.request_bytes("POST", "/bare", body=json.dumps(body).encode())
+
+
+def measure_ingest(
+    plan: Plan, app: list[Server], floor: list[Server], api_key: str, profile: Path | None
+) -> list[Row]:
+    rows = []
+    for count in (1, 2):
+        kwargs = {"connections": 8 * count, "warmup": 1.0, "duration": plan.ingest_seconds}
+        bare = asyncio.run(
+            http_load([s.url for s in floor[:count]], bare_request, **kwargs)  # type: ignore[arg-type]
+        )
+        profiler = Profiler(app[0].pid, profile / f"ingest-{count}.txt") if profile else None
+        real = asyncio.run(
+            http_load(
+                [s.url for s in app[:count]],
+                message_request(api_key, f"ingest{count}-{uuid.uuid4().hex[:6]}"),
+                **kwargs,  # type: ignore[arg-type]
+            )
+        )
+        if profiler:
+            profiler.stop()
+        ratio = real.throughput / bare.throughput if bare.throughput else 0.0
+        errors = f" ({real.errors} errors: {real.statuses})" if real.errors else ""
+        rows.append(
+            Row(
+                f"Ingest POST /api/v1/messages, {count} process{'es' if count > 1 else ''} "
+                "(100 conversations, 10 in handoff)",
+                f"{real.throughput:,.0f} req/s (p50 {real.p50_ms:.1f} ms){errors}",
+                f"bare JSON view: {bare.throughput:,.0f} req/s (p50 {bare.p50_ms:.1f} ms)",
+                f"{ratio:.0%}",
+                f">= {TARGETS['ingest']:.0%} of floor",
+                verdict(ratio >= TARGETS["ingest"] and not real.errors),
+            )
+        )
+    return rows
+
+
+# --- Inbox ------------------------------------------------------------------------------------
+
+
+async def time_gets(server: Server, path: str, headers: dict, count: int) -> list[float]:
+    conn = await HttpConnection(server.url).open()
+    raw = conn.request_bytes("GET", path, headers=headers)
+    latencies = []
+    try:
+        for n in range(count + 3):  # three warm-up requests
+            started = time.perf_counter()
+            status, body = await conn.send(raw)
+            if status != 200:
+                raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
+            if n >= 3:
+                latencies.append(time.perf_counter() - started)
+    finally:
+        conn.close()
+    return latencies
+
+
+def count_queries(path: str, user_id: int) -> int:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1")  # DEBUG is off: "testserver" is not allowed
+    client.force_login(get_user_model().objects.get(pk=user_id))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {path} in process: {response.status_code}")
+    return len(queries)
+
+
+def measure_inbox(plan: Plan, app: Server, bot, agents: list) -> list[Row]:
+    from bench.fixtures import grow_inbox
+
+    viewer = agents[0]
+    paths = [
+        ("Inbox page /", "/"),
+        ("Inbox list, Resolved filter", "/inbox/list/?f=1&status=resolved"),
+    ]
+    baseline: dict[str, float] = {}
+    rows = []
+    for size in plan.inbox_sizes:
+        started = time.perf_counter()
+        grow_inbox(bot, total=size, assignees=[a.user_id for a in agents[:20]])
+        built = time.perf_counter() - started
+        print(f"  inbox: {size:,} handoffs ready ({built:.1f} s to add)", flush=True)
+        for label, path in paths:
+            samples = asyncio.run(time_gets(app, path, viewer.headers, plan.inbox_requests))
+            p50, p99 = statistics.median(samples), percentile(samples, 99)
+            queries = count_queries(path, viewer.user_id)
+            value = f"p50 {ms(p50)}, p99 {ms(p99)}, {queries} queries"
+            if size == plan.inbox_sizes[0]:
+                baseline[label] = p50
+                baseline[label + "/q"] = queries
+                rows.append(
+                    Row(f"{label}, {size:,} handoffs", value, "(baseline)", "1.00x", "", "")
+                )
+                continue
+            ratio = p50 / baseline[label]
+            flat = ratio <= TARGETS["inbox_flat"] and queries == baseline[label + "/q"]
+            rows.append(
+                Row(
+                    f"{label}, {size:,} handoffs",
+                    value,
+                    f"same at {plan.inbox_sizes[0]:,}: p50 {ms(baseline[label])}",
+                    f"{ratio:.2f}x (p50)",
+                    f"<= {TARGETS['inbox_flat']}x, same query count",
+                    verdict(flat),
+                )
+            )
+    return rows

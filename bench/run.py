@@ -1,0 +1,182 @@
+"""hitlnext benchmarks: one command, a markdown table of hitlnext beside its floors.
+
+    .venv/bin/python bench/run.py [--quick] [--only ingest,fanout,memory,inbox] [--profile DIR]
+
+It recreates its own PostgreSQL database (default hitlnext_bench), uses a Redis prefix of its
+own, starts Daphne processes on 127.0.0.1, runs bounded loads against them only, stops them,
+and prints the table. Every floor is measured in the same run, on the same machine state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.measure_http import measure_inbox, measure_ingest  # noqa: E402
+from bench.measure_ws import measure_fanout, measure_memory  # noqa: E402
+from bench.plan import SECTIONS, Plan, Row, table  # noqa: E402
+from bench.procs import (  # noqa: E402
+    APP,
+    FLOOR,
+    Server,
+    raise_fd_limit,
+    start_daphne,
+    summarize_profile,
+    wait_ready,
+)
+
+# --- Environment ------------------------------------------------------------------------------
+
+
+def configure(args: argparse.Namespace) -> dict[str, str]:
+    """Environment for this process and every server it starts (production-like settings)."""
+    prefix = f"hxbench-{uuid.uuid4().hex[:10]}"
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "hitlnext_project.settings",
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "HITLNEXT_REDIS_PREFIX": prefix,
+        "DEBUG": "false",
+        "HTTPS": "false",
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "HITLNEXT_VAR_DIR": args.var_dir,
+    }
+    os.environ.update(env)
+    return env
+
+
+def flush_redis(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{prefix}*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+    client.close()
+
+
+# --- Main -------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs (under 2 minutes)")
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hitlnext_bench"
+        ),
+        help="PostgreSQL database to DROP and recreate (env BENCH_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis for the channel layer; keys use a fresh prefix (env BENCH_REDIS_URL)",
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy profiles of the measured server here"
+    )
+    parser.add_argument("--logs", type=Path, help="keep the servers' logs in this directory")
+    args = parser.parse_args(argv)
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(args.only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = Plan(quick=args.quick)
+    raise_fd_limit()
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="hitlnext-bench-") as tmp:
+        args.var_dir = tmp
+        logs = args.logs or Path(tmp)
+        logs.mkdir(parents=True, exist_ok=True)
+        env = configure(args)
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+
+        import django
+
+        django.setup()  # connects to nothing yet
+        from bench import fixtures
+
+        fixtures.recreate_database(args.database_url)
+        fixtures.migrate()
+        bot, api_key = fixtures.create_bot()
+        agents = fixtures.create_agents(max(plan.idle_sockets, max(plan.fanout_agents)))
+        for k in range(10):
+            fixtures.open_handoff(bot, f"ingest-c-{k}")
+        fan_handoff = fixtures.open_handoff(bot, "fanout-c")
+        from django.db import close_old_connections
+
+        close_old_connections()
+        print(f"setup done in {time.perf_counter() - began:.0f} s", flush=True)
+
+        rows: list[Row] = []
+        servers: list[Server] = []
+        try:
+            if {"ingest", "fanout", "inbox"} & set(args.only):
+                app = [start_daphne(f"app-{n}", APP, env=env, logs=logs) for n in (1, 2)]
+                floor = [start_daphne(f"floor-{n}", FLOOR, env=env, logs=logs) for n in (1, 2)]
+                servers = app + floor
+                wait_ready(servers)
+                if "ingest" in args.only:
+                    print("ingest...", flush=True)
+                    rows += measure_ingest(plan, app, floor, api_key, args.profile)
+                if "fanout" in args.only:
+                    print("fan-out...", flush=True)
+                    rows += measure_fanout(
+                        plan, app[0], floor[0], api_key, agents, fan_handoff, args.profile
+                    )
+                if "inbox" in args.only:
+                    print("inbox...", flush=True)
+                    rows += measure_inbox(plan, app[0], bot, agents)
+            for server in servers:
+                server.stop()
+            servers = []
+            if "memory" in args.only:
+                print("idle sockets...", flush=True)
+                rows += measure_memory(plan, env, logs, api_key, agents)
+        except BaseException:
+            for log in sorted(logs.glob("*.log")):
+                tail = log.read_text(errors="replace")[-2000:].strip()
+                if tail:
+                    print(f"--- {log.name} (last lines)\n{tail}", file=sys.stderr)
+            raise
+        finally:
+            for server in servers:
+                server.stop()
+            flush_redis(args.redis_url, env["HITLNEXT_REDIS_PREFIX"])
+
+        elapsed = time.perf_counter() - began
+        print()
+        print(
+            f"hitlnext benchmarks ({'quick' if args.quick else 'full'} run, {elapsed:.0f} s, "
+            f"{os.cpu_count()} CPUs, PostgreSQL + Redis, Daphne on 127.0.0.1)"
+        )
+        print()
+        print(table(rows))
+        if args.profile:
+            for path in sorted(args.profile.glob("*.txt")):
+                print(f"\n### py-spy: {path.name}\n")
+                print(summarize_profile(path))
+        return 1 if any(r.result == "FAIL" for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

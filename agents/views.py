@@ -8,14 +8,18 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from agents.forms import ProfileForm
 from agents.services import profile_for, set_online, update_profile
+from handoffs import live
 
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    user_id, session_key = request.user.pk, request.session.session_key
     if request.user.is_authenticated:
         # Leaving means not available: nobody should wait on an agent who logged out.
         set_online(agent=request.user, online=False)
     logout(request)
+    if user_id is not None:
+        live.session_ended(user_id, session_key or "")
     return redirect("login")
 
 

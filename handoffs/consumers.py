@@ -143,3 +143,8 @@ class AgentConsumer(AsyncWebsocketConsumer):
 
     async def push_html(self, event: dict) -> None:
         await self.send(text_data=event["html"])
+
+    async def session_ended(self, event: dict) -> None:
+        session = self.scope.get("session")
+        if session is not None and session.session_key == event.get("session_key"):
+            await self.close(code=FORBIDDEN)

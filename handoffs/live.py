@@ -100,6 +100,20 @@ def presence_changed(user_id: int) -> None:
     _push_presence(user_id)
 
 
+def session_ended(user_id: int, session_key: str) -> None:
+    """The agent logged out: that session's open pages close their sockets (4403) and go to
+    the login, instead of receiving pushes until their next reload."""
+    layer = get_channel_layer()
+    if layer is None or not session_key:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            agent_group(user_id), {"type": "session.ended", "session_key": session_key}
+        )
+    except Exception:
+        logger.exception("session end push to %s failed", user_id)
+
+
 @_best_effort
 def _push_handoff(handoff_id: int) -> None:
     from handoffs.models import Handoff

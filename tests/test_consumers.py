@@ -30,10 +30,11 @@ def _session_cookie(user) -> str:
     return client.cookies["sessionid"].value
 
 
-async def connect(user=None) -> WebsocketCommunicator:
+async def connect(user=None, *, cookie: str | None = None) -> WebsocketCommunicator:
     headers = [ORIGIN]
     if user is not None:
-        headers.append((b"cookie", f"sessionid={await db(_session_cookie)(user)}".encode()))
+        cookie = cookie or await db(_session_cookie)(user)
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
     communicator = WebsocketCommunicator(application, "/ws/agent/", headers=headers)
     connected, _ = await communicator.connect()
     assert connected
@@ -288,6 +289,27 @@ async def test_read_marks_the_watched_conversation(bot, agent):
     reads = await db(lambda: list(HandoffRead.objects.values_list("agent_id", "conversation_id")))()
     assert reads == [(agent.pk, handoff.conversation_id)]
     await alice.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_logging_out_closes_that_sessions_pages_only(agent):
+    here, elsewhere = Client(), Client()
+    for client in (here, elsewhere):
+        await db(client.force_login)(agent)
+    page_here = await connect(agent, cookie=here.cookies["sessionid"].value)
+    page_elsewhere = await connect(agent, cookie=elsewhere.cookies["sessionid"].value)
+
+    await db(here.post)("/logout/")
+
+    outputs = [await page_here.receive_output()]
+    while outputs[-1]["type"] != "websocket.close":  # the switch going off comes first
+        outputs.append(await page_here.receive_output())
+    assert outputs[-1] == {"type": "websocket.close", "code": 4403}
+    remaining = await frames(page_elsewhere)  # the other browser only sees the switch go off
+    assert all("online-switch" in f or "online-agents" in f for f in remaining)
+    await say(page_elsewhere, action="hello")
+    assert len(await frames(page_elsewhere)) == 1
+    await page_elsewhere.disconnect()
 
 
 @pytest.mark.asyncio

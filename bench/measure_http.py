@@ -9,7 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.load import HttpConnection, http_load, percentile
+from bench.load import HttpConnection, LoadResult, http_load, percentile
 from bench.plan import TARGETS, Plan, Row, ms, verdict
 from bench.procs import Profiler, Server
 
@@ -49,23 +49,28 @@ def bare_request(conn: HttpConnection, n: int) -> bytes:
     return conn.request_bytes("POST", "/bare", body=json.dumps(body).encode())
 
 
+# The floor and hitlnext take turns in this many slices, so both see the same background load.
+SLICES = 4
+
+
 def measure_ingest(
     plan: Plan, app: list[Server], floor: list[Server], api_key: str, profile: Path | None
 ) -> list[Row]:
     rows = []
     for count in (1, 2):
-        kwargs = {"connections": 8 * count, "warmup": 1.0, "duration": plan.ingest_seconds}
-        bare = asyncio.run(
-            http_load([s.url for s in floor[:count]], bare_request, **kwargs)  # type: ignore[arg-type]
-        )
+        bare, real = LoadResult(), LoadResult()
         profiler = Profiler(app[0].pid, profile / f"ingest-{count}.txt") if profile else None
-        real = asyncio.run(
-            http_load(
-                [s.url for s in app[:count]],
-                message_request(api_key, f"ingest{count}-{uuid.uuid4().hex[:6]}"),
-                **kwargs,  # type: ignore[arg-type]
+        for n in range(SLICES):
+            kwargs = {
+                "connections": 8 * count,
+                "warmup": 1.0 if n == 0 else 0.2,
+                "duration": plan.ingest_seconds / SLICES,
+            }
+            bare.add(
+                asyncio.run(http_load([s.url for s in floor[:count]], bare_request, **kwargs))  # type: ignore[arg-type]
             )
-        )
+            make = message_request(api_key, f"ingest{count}-{n}-{uuid.uuid4().hex[:6]}")
+            real.add(asyncio.run(http_load([s.url for s in app[:count]], make, **kwargs)))  # type: ignore[arg-type]
         if profiler:
             profiler.stop()
         ratio = real.throughput / bare.throughput if bare.throughput else 0.0
@@ -87,17 +92,21 @@ def measure_ingest(
 # --- Inbox ------------------------------------------------------------------------------------
 
 
+# Requests before the timed ones: templates compile and caches fill on the first few.
+WARM_UP = 10
+
+
 async def time_gets(server: Server, path: str, headers: dict, count: int) -> list[float]:
     conn = await HttpConnection(server.url).open()
     raw = conn.request_bytes("GET", path, headers=headers)
     latencies = []
     try:
-        for n in range(count + 3):  # three warm-up requests
+        for n in range(count + WARM_UP):
             started = time.perf_counter()
             status, body = await conn.send(raw)
             if status != 200:
                 raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
-            if n >= 3:
+            if n >= WARM_UP:
                 latencies.append(time.perf_counter() - started)
     finally:
         conn.close()

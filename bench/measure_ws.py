@@ -6,6 +6,8 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.load import FanOut, HttpConnection, percentile
@@ -15,87 +17,106 @@ from bench.procs import APP, FLOOR, Profiler, Server, rss_bytes, start_daphne, w
 # --- Fan-out ----------------------------------------------------------------------------------
 
 
-async def fanout_series(
-    server: Server,
+@dataclass
+class FanOutTarget:
+    """One server's sockets and its trigger: a POST whose fragment every socket should get."""
+
+    server: Server
+    ws_path: str
+    post_path: str
+    headers: dict[str, str]
+    agents: list
+    hello: str | None
+    ready_marker: str | None  # a socket is ready once it got a frame holding this
+    message_marker: str  # the fragment timed is the one holding the token and this
+    body_for: Callable[[int, int, str], dict]
+    fan: FanOut = field(default_factory=FanOut)
+    conn: HttpConnection | None = None
+    samples: list[float] = field(default_factory=list)
+    missing: int = 0
+
+    async def grow(self, count: int) -> None:
+        """Connect sockets until `count` are connected (and ready)."""
+        if self.conn is None:
+            self.conn = await HttpConnection(self.server.url).open()
+        connected = len(self.fan.sockets)
+        add = count - connected
+        if self.ready_marker:
+            self.fan.arm(self.ready_marker, expected=add)
+        await self.fan.connect(
+            self.server.url.replace("http://", "ws://") + self.ws_path,
+            count=add,
+            headers=[a.headers for a in self.agents[connected:count]] if self.agents else None,
+            hello=self.hello,
+        )
+        if self.ready_marker and await self.fan.wait_all(120) < add:
+            raise RuntimeError(f"only {len(self.fan.arrivals)} of {add} sockets became ready")
+        self.samples, self.missing = [], 0
+
+    async def round(self, n: int, *, record: bool) -> None:
+        """One POST, then wait until every socket got its fragment (or 30 s passed)."""
+        assert self.conn is not None
+        count = len(self.fan.sockets)
+        token = f"tok{uuid.uuid4().hex}"
+        self.fan.arm(token, also=self.message_marker)
+        body = json.dumps(self.body_for(count, n, token)).encode()
+        raw = self.conn.request_bytes("POST", self.post_path, body=body, headers=self.headers)
+        started = time.perf_counter()
+        status, answer = await self.conn.send(raw)
+        if not 200 <= status < 300:
+            raise RuntimeError(f"POST {self.post_path}: {status} {answer[:300]!r}")
+        got = await self.fan.wait_all(30)
+        if record:
+            self.samples += [t - started for t in self.fan.arrivals]
+            self.missing += count - got
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        await self.fan.close()
+
+
+async def fanout_interleaved(
+    real: FanOutTarget,
+    floor: FanOutTarget,
     *,
-    ws_path: str,
-    post_path: str,
-    headers: dict[str, str],
-    agents: list,
     counts: list[int],
     rounds: int,
-    hello: str | None,
-    ready_marker: str | None,
-    message_marker: str,
-    body_for,
     profile_at: int | None = None,
     profile_out: Path | None = None,
-) -> dict[int, tuple[list[float], int]]:
-    """For each agent count: latencies (POST start to the token's fragment on each socket)
-    over `rounds` posts, and how many arrivals were missing."""
-    fan = FanOut()
-    conn = await HttpConnection(server.url).open()
-    ws_url = server.url.replace("http://", "ws://") + ws_path
-    results: dict[int, tuple[list[float], int]] = {}
-    connected = 0
+) -> dict[int, tuple[list[float], int, list[float], int]]:
+    """For each socket count: hitlnext's and the floor's latencies (POST start to the
+    fragment on each socket) and missing arrivals. Their rounds alternate, so both see the
+    same background load on a shared machine."""
+    results = {}
     try:
         for count in counts:
-            add = count - connected
-            if ready_marker:
-                fan.arm(ready_marker, expected=add)
-            await fan.connect(
-                ws_url,
-                count=add,
-                headers=[a.headers for a in agents[connected:count]] if agents else None,
-                hello=hello,
-            )
-            if ready_marker and await fan.wait_all(120) < add:
-                raise RuntimeError(f"only {len(fan.arrivals)} of {add} sockets became ready")
-            connected = count
-            samples: list[float] = []
-            missing = 0
+            await real.grow(count)
+            await floor.grow(count)
             profiler = None
             if profile_out and count == profile_at:
-                profiler = Profiler(server.pid, profile_out)
-            for n in range(rounds + 2):  # two warm-up rounds
-                token = f"tok{uuid.uuid4().hex}"
-                fan.arm(token, also=message_marker)
-                raw = conn.request_bytes(
-                    "POST",
-                    post_path,
-                    body=json.dumps(body_for(count, n, token)).encode(),
-                    headers=headers,
-                )
-                started = time.perf_counter()
-                status, answer = await conn.send(raw)
-                if not 200 <= status < 300:
-                    raise RuntimeError(f"POST {post_path}: {status} {answer[:300]!r}")
-                got = await fan.wait_all(30)
-                if got < count:
-                    print(f"    round {n}: {got} of {count} got it", flush=True)
-                if n >= 2:
-                    samples += [t - started for t in fan.arrivals]
-                    missing += count - got
-                await asyncio.sleep(0.05)
+                profiler = Profiler(real.server.pid, profile_out)
+            for n in range(rounds + 2):  # two warm-up rounds each
+                for target in (real, floor):
+                    await target.round(n, record=n >= 2)
+                    await asyncio.sleep(0.05)
             if profiler:
                 profiler.stop()
-            results[count] = (samples, missing)
+            results[count] = (real.samples, real.missing, floor.samples, floor.missing)
             print(
-                f"  {server.name}: {count} sockets ({fan.open_count()} open), "
-                f"p50 {ms(percentile(samples, 50))}, {missing} not received",
+                f"  fan-out to {count} sockets: p50 {ms(percentile(real.samples, 50))}, "
+                f"echo p50 {ms(percentile(floor.samples, 50))}",
                 flush=True,
             )
     finally:
-        conn.close()
-        await fan.close()
+        await real.close()
+        await floor.close()
     return results
 
 
 def measure_fanout(
     plan: Plan, app: Server, floor: Server, api_key: str, agents: list, handoff, profile
 ) -> list[Row]:
-    conversation_box = f'id="conversation-{handoff.conversation_id}-messages"'
-
     def app_body(count: int, n: int, token: str) -> dict:
         return {
             "conversation_id": handoff.conversation.external_id,
@@ -106,42 +127,42 @@ def measure_fanout(
             "text": f"Still waiting {token}",
         }
 
-    real = asyncio.run(
-        fanout_series(
-            app,
-            ws_path="/ws/agent/",
-            post_path="/api/v1/messages",
-            headers={"Authorization": f"Bearer {api_key}"},
-            agents=agents,
+    real = FanOutTarget(
+        app,
+        ws_path="/ws/agent/",
+        post_path="/api/v1/messages",
+        headers={"Authorization": f"Bearer {api_key}"},
+        agents=agents,
+        hello=json.dumps({"action": "hello", "handoff": handoff.pk}),
+        ready_marker=f'id="handoff-{handoff.pk}-head"',
+        # The message appended to the conversation the agents watch.
+        message_marker=f'id="conversation-{handoff.conversation_id}-messages"',
+        body_for=app_body,
+    )
+    echo = FanOutTarget(
+        floor,
+        ws_path="/ws/echo/",
+        post_path="/echo",
+        headers={},
+        agents=[],
+        hello=None,
+        ready_marker=None,
+        message_marker='id="echo"',
+        body_for=lambda count, n, token: {"text": f"Still waiting {token}"},
+    )
+    results = asyncio.run(
+        fanout_interleaved(
+            real,
+            echo,
             counts=plan.fanout_agents,
             rounds=plan.fanout_rounds,
-            hello=json.dumps({"action": "hello", "handoff": handoff.pk}),
-            ready_marker=f'id="handoff-{handoff.pk}-head"',
-            message_marker=conversation_box,
-            body_for=app_body,
             profile_at=200,
             profile_out=profile / "fanout-200.txt" if profile else None,
         )
     )
-    echo = asyncio.run(
-        fanout_series(
-            floor,
-            ws_path="/ws/echo/",
-            post_path="/echo",
-            headers={},
-            agents=[],
-            counts=plan.fanout_agents,
-            rounds=plan.fanout_rounds,
-            hello=None,
-            ready_marker=None,
-            message_marker='id="echo"',
-            body_for=lambda count, n, token: {"text": f"Still waiting {token}"},
-        )
-    )
     rows = []
     for count in plan.fanout_agents:
-        samples, missing = real[count]
-        floor_samples, floor_missing = echo[count]
+        samples, missing, floor_samples, floor_missing = results[count]
         p50, p99 = percentile(samples, 50), percentile(samples, 99)
         f50, f99 = percentile(floor_samples, 50), percentile(floor_samples, 99)
         ratio = p99 / f99

@@ -341,3 +341,7 @@ if REDIS_URL:
     for _host in CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]:
         _host["retry_on_error"] = list(HITLNEXT_REDIS_OPTIONS["retry_on_error"])
     CACHES["default"]["OPTIONS"]["retry_on_error"] = list(HITLNEXT_REDIS_OPTIONS["retry_on_error"])
+# After a PostgreSQL restart or failover every pooled connection is dead: check each one as it
+# leaves the pool (one cheap round trip) so requests get a fresh one instead of an error.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.db import OperationalError, connection, transaction
 
@@ -86,6 +87,33 @@ def terminate_other_backends() -> int:
 def emit(bot, conversation, **data) -> Event:
     with transaction.atomic():
         return record_event(bot=bot, type="message.created", data=data, conversation=conversation)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL: SQLite has no server to lose"
+)
+@pytest.mark.django_db(transaction=True)
+def test_after_the_database_drops_every_connection_the_next_request_succeeds(api):
+    """A PostgreSQL restart or failover kills every connection idling in the pool; the next
+    request must get a fresh one, not a dead one (and a 503)."""
+    assert api.get("/agents").status_code == 200
+    connection.close()  # back into the pool, idle, as between two requests
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as outsider:
+        killed = outsider.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    assert killed >= 1
+
+    assert api.get("/agents").status_code == 200
 
 
 def start_logged_worker(log: Path, **env: str) -> subprocess.Popen:

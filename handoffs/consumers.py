@@ -97,6 +97,10 @@ class AgentConsumer(AsyncWebsocketConsumer):
             return
         action = data.get("action")
         if action == "hello":
+            # Group membership expires (channels' group_expiry, a day) counted from the join;
+            # the page says hello again every half hour, which renews it.
+            for group in self.joined:
+                await self.channel_layer.group_add(group, self.channel_name)
             await self.send(text_data=await database_sync_to_async(presence_state)(self.user))
             await self._watch(data)
         elif action == "watch":

@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import time_machine
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
@@ -310,6 +311,27 @@ async def test_logging_out_closes_that_sessions_pages_only(agent):
     await say(page_elsewhere, action="hello")
     assert len(await frames(page_elsewhere)) == 1
     await page_elsewhere.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_saying_hello_again_renews_the_group_memberships(agent):
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    layer = get_channel_layer()
+    if not isinstance(layer, InMemoryChannelLayer):
+        pytest.skip("group expiry is kept by Redis, out of reach of the test clock")
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        alice = await connect(agent)
+        clock.shift(timedelta(hours=23))
+        await say(alice, action="hello")
+        await frames(alice)
+        clock.shift(timedelta(hours=2))  # a day after joining, two hours after the hello
+
+        await layer.group_send("inbox", {"type": "push.html", "html": "<p id='x'>still here</p>"})
+
+        assert "still here" in await alice.receive_from()
+        await alice.disconnect()
 
 
 @pytest.mark.asyncio

@@ -143,14 +143,19 @@
   }
 
   /* --- the socket's life ------------------------------------------------------------- */
-  document.body.addEventListener("htmx:wsOpen", function (event) {
-    socket = event.detail.socketWrapper;
+  function hello() {
     var handoff = hitlnext.currentHandoff();
     watched = handoff;
     send({ action: "hello", handoff: handoff ? Number(handoff) : null, after: lastMessageId() });
+  }
+  document.body.addEventListener("htmx:wsOpen", function (event) {
+    socket = event.detail.socketWrapper;
+    hello();
     // Whatever changed while the socket was away (or before it first opened).
     htmx.trigger(document.body, "inbox:refresh");
   });
+  // A long-open page renews its socket's group memberships (they expire after a day).
+  setInterval(hello, 30 * 60 * 1000);
 
   document.body.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail.event.code;

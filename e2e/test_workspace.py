@@ -261,3 +261,19 @@ def test_a_new_avatar_shows_in_other_agents_headers_live(
     )
     alice.get_by_role("button", name="Save").click()
     expect(alice.get_by_role("alert")).to_contain_text("Upload a valid image")
+
+
+def test_taking_a_handoff_in_one_tab_opens_the_composer_in_the_other(
+    browser: Browser, live_server_url, api, agent
+):
+    first = agent_page(browser, live_server_url, agent.username)
+    second = first.context.new_page()
+    second.goto(live_server_url + "/")
+    start_handoff(api, 5, "Katherine Johnson")
+    panels = [open_handoff(page, "Katherine Johnson") for page in (first, second)]
+
+    panels[0].get_by_role("button", name="Assign to me").click()
+
+    for panel in panels:
+        expect(panel.get_by_role("textbox", name="Message")).to_be_visible()
+        expect(panel.get_by_role("button", name="Resolve")).to_be_visible()

@@ -125,12 +125,20 @@
           el.remove();  // not on this page (another handoff's head, a note list not shown)
         } else if (/^conversation-\d+-messages$/.test(el.id)) {
           messagesArrived = true;
+        } else if (el.classList.contains("handoff-head") && becameMine(el)) {
+          setTimeout(reloadPanel, 0);  // taken in another tab: this page needs the composer
         }
       });
       if (messagesArrived) setTimeout(afterMessages, 0);
       return template.innerHTML;
     }
   });
+
+  function becameMine(head) {
+    return head.dataset.status === "assigned" && head.dataset.agent === hitlnext.me() &&
+      !document.querySelector("#conversation .composer") &&
+      !document.querySelector("#conversation .htmx-request");  // this page's own click
+  }
 
   function afterMessages() {
     hitlnext.afterMessages(false);

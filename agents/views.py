@@ -1,14 +1,80 @@
 from __future__ import annotations
 
+import hashlib
+import math
+
+from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agents.forms import ProfileForm
 from agents.services import profile_for, set_online, update_profile
 from handoffs import live
+from hitlnext_project import ratelimit
+
+_login_view = auth_views.LoginView.as_view(
+    template_name="agents/login.html", redirect_authenticated_user=True
+)
+
+
+def _login_budgets(request: HttpRequest) -> list[tuple[str, int, int]]:
+    """(key, limit, window) of each failure budget this attempt draws on."""
+    username = request.POST.get("username", "").strip().lower()
+    # Hashed: a username never lands in a cache key as typed (length, odd characters).
+    digest = hashlib.sha256(username.encode("utf-8", "replace")).hexdigest()
+    user_limit, user_window = settings.HITLNEXT_LOGIN_FAILURES_PER_USERNAME
+    ip_limit, ip_window = settings.HITLNEXT_LOGIN_FAILURES_PER_IP
+    address = request.META.get("REMOTE_ADDR", "")
+    return [
+        (f"login:user:{digest}", user_limit, user_window),
+        (f"login:ip:{address}", ip_limit, ip_window),
+    ]
+
+
+@sensitive_post_parameters()
+@never_cache
+def login_view(request: HttpRequest) -> HttpResponse:
+    """Django's login, with failures counted per username and per client address.
+
+    Once a budget is spent every attempt is refused before the password is even checked, the
+    right one too, with the same answer whether the username exists or not.
+    """
+    if request.method != "POST":
+        return _login_view(request)
+    budgets = _login_budgets(request)
+    waits = [ratelimit.blocked(key, limit=limit, window=window) for key, limit, window in budgets]
+    wait = max((w for w in waits if w is not None), default=None)
+    if wait is not None:
+        minutes = math.ceil(wait / 60)
+        # Bound (the username stays typed) but never cleaned: cleaning would check the password.
+        form = AuthenticationForm(request, data=request.POST)
+        form.cleaned_data, form._errors = {}, ErrorDict()
+        form.add_error(
+            None,
+            f"Too many failed attempts. Try again in {minutes} "
+            f"minute{'s' if minutes != 1 else ''}.",
+        )
+        context = {"form": form, "next": request.POST.get("next", "")}
+        response = render(request, "agents/login.html", context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    response = _login_view(request)
+    if request.user.is_authenticated:
+        # A success forgets this username's failures; the address keeps its count.
+        key, _, window = budgets[0]
+        ratelimit.reset(key, window=window)
+    else:
+        for key, limit, window in budgets:
+            ratelimit.hit(key, limit=limit, window=window)
+    return response
 
 
 @require_POST

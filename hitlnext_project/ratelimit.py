@@ -19,21 +19,27 @@ import time
 
 logger = logging.getLogger(__name__)
 
-_RATE = re.compile(r"^\s*(\d+)\s*(?:/\s*(s|m|h))?\s*$")
+_RATE = re.compile(r"^\s*(\d+)\s*(?:/\s*(\d*)\s*(s|m|h))?\s*$")
 _WINDOWS = {"s": 1, "m": 60, "h": 3600}
 
 
 def parse_rate(text: str) -> tuple[int, int]:
-    """ "600/m" -> (600, 60): requests allowed per window of seconds; "0" -> (0, 0), no limit."""
+    """ "600/m" -> (600, 60): requests allowed per window of seconds; "0" -> (0, 0), no limit.
+
+    The period may carry a multiple: "5/15m" -> (5, 900).
+    """
     match = _RATE.match(text or "")
     if not match:
         raise ValueError(f"{text!r} is not a rate like 600/m, 20/s or 5000/h (0 disables)")
     count = int(match.group(1))
     if count == 0:
         return 0, 0
-    if not match.group(2):
+    if not match.group(3):
         raise ValueError(f"{text!r} needs a period: 600/m, 20/s or 5000/h")
-    return count, _WINDOWS[match.group(2)]
+    multiple = int(match.group(2) or 1)
+    if multiple == 0:
+        raise ValueError(f"{text!r} has an empty period")
+    return count, multiple * _WINDOWS[match.group(3)]
 
 
 def hit(key: str, *, limit: int, window: int) -> int | None:
@@ -63,3 +69,39 @@ def hit(key: str, *, limit: int, window: int) -> int | None:
     if count <= limit:
         return None
     return max(1, math.ceil((bucket + 1) * window - now))
+
+
+def _window_key(key: str, window: int, now: float) -> str:
+    return f"ratelimit:{key}:{window}:{int(now // window)}"
+
+
+def blocked(key: str, *, limit: int, window: int) -> int | None:
+    """Like hit() without counting: the seconds to wait once `limit` hits are used, else None.
+
+    For budgets counted only on failure (logins): check first, count the failures afterwards.
+    """
+    if limit <= 0 or window <= 0:
+        return None
+    from django.core.cache import cache
+
+    now = time.time()
+    try:
+        count = cache.get(_window_key(key, window, now)) or 0
+    except Exception:
+        logger.warning("rate limit cache unavailable; allowing %s", key.split(":", 1)[0])
+        return None
+    if count < limit:
+        return None
+    return max(1, math.ceil((int(now // window) + 1) * window - now))
+
+
+def reset(key: str, *, window: int) -> None:
+    """Forget the hits counted against `key` in the current window."""
+    if window <= 0:
+        return
+    from django.core.cache import cache
+
+    try:
+        cache.delete(_window_key(key, window, time.time()))
+    except Exception:
+        logger.warning("rate limit cache unavailable; not reset %s", key.split(":", 1)[0])

@@ -345,3 +345,8 @@ if REDIS_URL:
 # leaves the pool (one cheap round trip) so requests get a fresh one instead of an error.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Failed logins (agents/views.py): per username ("5/15m": five failures, then locked until the
+# 15-minute window ends; a success resets it) and per client address, larger so one office
+# behind a NAT is not locked out by one typo-prone colleague. 0 disables.
+HITLNEXT_LOGIN_FAILURES_PER_USERNAME = env_rate("HITLNEXT_LOGIN_FAILURES_PER_USERNAME", "5/15m")
+HITLNEXT_LOGIN_FAILURES_PER_IP = env_rate("HITLNEXT_LOGIN_FAILURES_PER_IP", "50/15m")

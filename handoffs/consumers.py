@@ -19,6 +19,11 @@ from handoffs.models import Handoff
 from handoffs.services import mark_conversation_read
 
 FORBIDDEN = 4403
+# The page sends only small JSON control messages (hello, watch, activity, read) plus the
+# HEADERS htmx adds: a few hundred bytes. Bigger frames, or binary ones, close the socket with
+# 1009 (RFC 6455 "message too big"), which htmx does not retry.
+MAX_FRAME_BYTES = 16 * 1024
+MESSAGE_TOO_BIG = 1009
 # Past this many missed messages the page reloads the panel instead of appending them all.
 CATCH_UP_LIMIT = 200
 
@@ -88,6 +93,10 @@ class AgentConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.joined:
+            return
+        if bytes_data is not None or len((text_data or "").encode()) > MAX_FRAME_BYTES:
+            # The page only sends small control messages: anything else is not our page.
+            await self.close(code=MESSAGE_TOO_BIG)
             return
         try:
             data = json.loads(text_data or "")

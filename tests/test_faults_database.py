@@ -74,6 +74,17 @@ def test_a_database_failure_mid_request_leaves_nothing_half_written(client):
 # --- The worker while PostgreSQL drops its connections ---------------------------------------
 
 
+@pytest.fixture
+def fresh_pool():
+    """This process's pool as a server process has it: only the connections it uses. Killed
+    connections must not outlive the test either (the next tests would get them)."""
+    connection.close()
+    connection.close_pool()
+    yield
+    connection.close()
+    connection.close_pool()
+
+
 def terminate_other_backends() -> int:
     """Kill every other session on the test database: the worker's (and its pool's)."""
     with connection.cursor() as cursor:
@@ -93,7 +104,7 @@ def emit(bot, conversation, **data) -> Event:
     connection.vendor != "postgresql", reason="needs PostgreSQL: SQLite has no server to lose"
 )
 @pytest.mark.django_db(transaction=True)
-def test_after_the_database_drops_every_connection_the_next_request_succeeds(api):
+def test_after_the_database_drops_every_connection_the_next_request_succeeds(api, fresh_pool):
     """A PostgreSQL restart or failover kills every connection idling in the pool; the next
     request must get a fresh one, not a dead one (and a 503)."""
     assert api.get("/agents").status_code == 200
@@ -135,7 +146,9 @@ def start_logged_worker(log: Path, **env: str) -> subprocess.Popen:
     reason="needs PostgreSQL (DATABASE_URL=postgres://...): SQLite has no server to lose",
 )
 @pytest.mark.django_db(transaction=True)
-def test_the_worker_survives_its_connections_being_killed_and_delivers_everything(tmp_path):
+def test_the_worker_survives_its_connections_being_killed_and_delivers_everything(
+    tmp_path, fresh_pool
+):
     log = tmp_path / "worker.log"
     with WebhookReceiver() as receiver:
         bot = BotFactory(webhook_url=receiver.url)

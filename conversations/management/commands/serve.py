@@ -8,6 +8,10 @@ from django.core.management.base import BaseCommand
 
 from conversations.worker import worker_loop
 
+# Above the consumers' own 16 KiB limit, so they answer an oversized message themselves (a
+# notice, or 1009) while Daphne drops anything far larger (1009) before buffering it.
+WEBSOCKET_MAX_BYTES = 64 * 1024
+
 
 class Command(BaseCommand):
     help = "Run Daphne (HTTP + websockets) with the worker inside the same process."
@@ -47,6 +51,10 @@ class Command(BaseCommand):
             # Sockets stay open until the client leaves: Daphne's default closes them after a
             # day with code 1000, which htmx does not reconnect after.
             websocket_timeout=-1,
+            # The sockets only receive small messages (the consumers refuse more than 16 KiB):
+            # Daphne's 1 MiB default would let anyone make it buffer a mebibyte per frame.
+            websocket_max_message_size=WEBSOCKET_MAX_BYTES,
+            websocket_max_frame_size=WEBSOCKET_MAX_BYTES,
             ready_callable=ready,
             proxy_forwarded_address_header="X-Forwarded-For" if settings.HTTPS else None,
             proxy_forwarded_port_header="X-Forwarded-Port" if settings.HTTPS else None,

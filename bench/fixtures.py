@@ -14,7 +14,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
@@ -23,7 +23,7 @@ from conversations.models import Bot, Conversation, EndUser
 from handoffs.models import Handoff, Label
 from handoffs.services import start_handoff
 
-BATCH = 5000
+BATCH = 5000  # rows per INSERT for the agents
 
 
 def recreate_database(database_url: str) -> None:
@@ -36,6 +36,40 @@ def recreate_database(database_url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_name(database_url: str) -> str:
+    return urlsplit(database_url).path.lstrip("/")
+
+
+def with_name(database_url: str, name: str) -> str:
+    return urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+
+
+def add_alias(alias: str, database_url: str) -> None:
+    """Another database for the ORM, like "default" but named differently. Call right after
+    django.setup(), before any query (Django reads the aliases once)."""
+    from django.conf import settings
+
+    settings.DATABASES[alias] = {
+        **settings.DATABASES["default"],
+        "NAME": database_name(database_url),
+    }
+    settings.DATABASES[alias]["OPTIONS"] = dict(settings.DATABASES["default"].get("OPTIONS", {}))
+
+
+def clone_database(database_url: str, clone_url: str) -> None:
+    """A copy of the benchmark's database (CREATE DATABASE ... TEMPLATE): the same bot, agents
+    and sessions, ready at once. The source must have no open connection."""
+    connection.close()  # back to the pool, then the pool closes: the template must be idle
+    connection.close_pool()
+    source, name = database_name(database_url), database_name(clone_url)
+    if not name.replace("_", "").isalnum():
+        raise SystemExit(f"refusing odd database name {name!r}")
+    admin_url = urlunsplit(urlsplit(database_url)._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
 
 
 def migrate() -> None:
@@ -116,71 +150,114 @@ def _status(i: int) -> str:
     return Handoff.Status.RESOLVED
 
 
-def grow_inbox(bot: Bot, *, total: int, assignees: list[int]) -> int:
-    """Add inbox handoffs (each in its own conversation) until there are `total`; returns how
-    many were added. Older rows get older timestamps, one minute apart."""
-    have = Handoff.objects.filter(conversation__external_id__startswith="inbox-").count()
-    labels = list(Label.objects.all()) or Label.objects.bulk_create(
+def _next_ids(model, using: str, count: int) -> range:
+    """Primary keys for `count` new rows, reserved from the table's own sequence."""
+    table = connections[using].ops.quote_name(model._meta.db_table)
+    column = model._meta.pk.column
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"SELECT setval(pg_get_serial_sequence(%s, %s), "
+            f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + %s)",
+            [model._meta.db_table, column, count],
+        )
+        last = cursor.fetchone()[0]
+    return range(last - count + 1, last + 1)
+
+
+def _copy(model, objs: list, using: str) -> None:
+    """COPY the objects in (pks already set): several times faster than INSERTs for 100k rows.
+    Every concrete field is written through the field's own conversion, defaults included."""
+    conn = connections[using]
+    fields = model._meta.concrete_fields
+    columns = ", ".join(conn.ops.quote_name(f.column) for f in fields)
+    sql = f"COPY {conn.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
+    with conn.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for obj in objs:
+            copy.write_row([f.get_db_prep_save(f.pre_save(obj, add=True), conn) for f in fields])
+
+
+def grow_inbox(bot: Bot, *, total: int, assignees: list[int], using: str = "default") -> int:
+    """Add inbox handoffs (each in its own conversation) to the database `using` until there
+    are `total`; returns how many were added. Older rows get older timestamps, a minute apart.
+    Relations are set by id: the bot instance comes from another database alias."""
+    have = (
+        Handoff.objects.using(using).filter(conversation__external_id__startswith="inbox-").count()
+    )
+    labels = list(Label.objects.using(using).all()) or Label.objects.using(using).bulk_create(
         [Label(name=f"bench-{n}") for n in range(5)]
     )
     now = timezone.now()
-    for start in range(have, total, BATCH):
-        stop = min(start + BATCH, total)
-        with transaction.atomic():
-            users = EndUser.objects.bulk_create(
-                [
-                    EndUser(
-                        bot=bot,
-                        external_id=f"inbox-u-{i}",
-                        variables={"fullName": f"Inbox User {i}", "plan": "pro"},
-                    )
-                    for i in range(start, stop)
-                ]
-            )
-            conversations = Conversation.objects.bulk_create(
-                [
-                    Conversation(
-                        bot=bot,
-                        external_id=f"inbox-c-{i}",
-                        end_user=user,
-                        channel="whatsapp",
-                        last_message_at=now - timedelta(minutes=i),
-                    )
-                    for i, user in zip(range(start, stop), users, strict=True)
-                ]
-            )
-            handoffs = []
-            for i, conversation in zip(range(start, stop), conversations, strict=True):
-                status = _status(i)
-                at = now - timedelta(minutes=i + 1)
-                terminal = status in Handoff.TERMINAL
-                handoffs.append(
-                    Handoff(
-                        bot=bot,
-                        conversation=conversation,
-                        status=status,
-                        agent_id=(
-                            assignees[i % len(assignees)]
-                            if status in (Handoff.Status.ASSIGNED, Handoff.Status.RESOLVED)
-                            else None
-                        ),
-                        language="en",
-                        created_at=at,
-                        assigned_at=at if status != Handoff.Status.PENDING else None,
-                        resolved_at=at if status == Handoff.Status.RESOLVED else None,
-                        closed_at=at if terminal else None,
-                        last_user_message=f"Where is my order {i}? It was due last week.",
-                        last_activity_at=at,
-                    )
+    count = max(0, total - have)
+    numbers = range(have, total)
+    with transaction.atomic(using=using):
+        user_ids = _next_ids(EndUser, using, count)
+        conversation_ids = _next_ids(Conversation, using, count)
+        handoff_ids = _next_ids(Handoff, using, count)
+        _copy(
+            EndUser,
+            [
+                EndUser(
+                    pk=pk,
+                    bot_id=bot.pk,
+                    external_id=f"inbox-u-{i}",
+                    variables={"fullName": f"Inbox User {i}", "plan": "pro"},
                 )
-            handoffs = Handoff.objects.bulk_create(handoffs)
-            Handoff.labels.through.objects.bulk_create(
-                [
-                    Handoff.labels.through(handoff=h, label=labels[i % len(labels)])
-                    for i, h in enumerate(handoffs)
-                    if i % 10 == 0
-                ]
+                for i, pk in zip(numbers, user_ids, strict=True)
+            ],
+            using,
+        )
+        _copy(
+            Conversation,
+            [
+                Conversation(
+                    pk=pk,
+                    bot_id=bot.pk,
+                    external_id=f"inbox-c-{i}",
+                    end_user_id=user_id,
+                    channel="whatsapp",
+                    last_message_at=now - timedelta(minutes=i),
+                )
+                for i, pk, user_id in zip(numbers, conversation_ids, user_ids, strict=True)
+            ],
+            using,
+        )
+        handoffs = []
+        for i, pk, conversation_id in zip(numbers, handoff_ids, conversation_ids, strict=True):
+            status = _status(i)
+            at = now - timedelta(minutes=i + 1)
+            handoffs.append(
+                Handoff(
+                    pk=pk,
+                    bot_id=bot.pk,
+                    conversation_id=conversation_id,
+                    status=status,
+                    agent_id=(
+                        assignees[i % len(assignees)]
+                        if status in (Handoff.Status.ASSIGNED, Handoff.Status.RESOLVED)
+                        else None
+                    ),
+                    language="en",
+                    created_at=at,
+                    assigned_at=at if status != Handoff.Status.PENDING else None,
+                    resolved_at=at if status == Handoff.Status.RESOLVED else None,
+                    closed_at=at if status in Handoff.TERMINAL else None,
+                    last_user_message=f"Where is my order {i}? It was due last week.",
+                    last_activity_at=at,
+                )
             )
-    with connection.cursor() as cursor:
+        _copy(Handoff, handoffs, using)
+        Through = Handoff.labels.through
+        tagged = [h for n, h in enumerate(handoffs) if n % 10 == 0]
+        _copy(
+            Through,
+            [
+                Through(pk=pk, handoff_id=h.pk, label_id=labels[n % len(labels)].pk)
+                for n, (h, pk) in enumerate(
+                    zip(tagged, _next_ids(Through, using, len(tagged)), strict=True)
+                )
+            ],
+            using,
+        )
+    with connections[using].cursor() as cursor:
         cursor.execute("ANALYZE")  # as autovacuum would have, on a table that grew slowly
-    return max(0, total - have)
+    return count

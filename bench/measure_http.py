@@ -96,75 +96,92 @@ def measure_ingest(
 WARM_UP = 10
 
 
-async def time_gets(server: Server, path: str, headers: dict, count: int) -> list[float]:
-    conn = await HttpConnection(server.url).open()
-    raw = conn.request_bytes("GET", path, headers=headers)
-    latencies = []
+def inbox_alias(size: int) -> str:
+    return f"inbox_{size}"
+
+
+async def time_gets_interleaved(
+    targets: list[tuple[Server, str]], headers: dict, count: int
+) -> list[list[float]]:
+    """GET each (server, path) in turn, `count` times each after a warm-up: latencies per
+    target. Taking turns means every target sees the same background load."""
+    conns = [await HttpConnection(server.url).open() for server, _ in targets]
+    raws = [
+        c.request_bytes("GET", path, headers=headers)
+        for c, (_, path) in zip(conns, targets, strict=True)
+    ]
+    latencies: list[list[float]] = [[] for _ in targets]
     try:
         for n in range(count + WARM_UP):
-            started = time.perf_counter()
-            status, body = await conn.send(raw)
-            if status != 200:
-                raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
-            if n >= WARM_UP:
-                latencies.append(time.perf_counter() - started)
+            for i, (conn, raw) in enumerate(zip(conns, raws, strict=True)):
+                started = time.perf_counter()
+                status, body = await conn.send(raw)
+                if status != 200:
+                    raise RuntimeError(f"GET {targets[i][1]}: {status} {body[:300]!r}")
+                if n >= WARM_UP:
+                    latencies[i].append(time.perf_counter() - started)
     finally:
-        conn.close()
+        for conn in conns:
+            conn.close()
     return latencies
 
 
-def count_queries(path: str, user_id: int) -> int:
+def count_queries(path: str, user_id: int, *, using: str) -> int:
+    """The queries of one request, run in this process against the database `using`."""
     from django.contrib.auth import get_user_model
-    from django.db import connection
+    from django.db import connections
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST="127.0.0.1")  # DEBUG is off: "testserver" is not allowed
-    client.force_login(get_user_model().objects.get(pk=user_id))
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(path)
+    original = connections["default"]
+    # The views query "default": point it at that database for this one request.
+    connections["default"] = connections[using]
+    try:
+        client.force_login(get_user_model().objects.get(pk=user_id))
+        with CaptureQueriesContext(connections[using]) as queries:
+            response = client.get(path)
+    finally:
+        connections["default"] = original
     if response.status_code != 200:
         raise RuntimeError(f"GET {path} in process: {response.status_code}")
     return len(queries)
 
 
-def measure_inbox(plan: Plan, app: Server, bot, agents: list) -> list[Row]:
-    from bench.fixtures import grow_inbox
-
+def measure_inbox(plan: Plan, servers: dict[int, Server], agents: list) -> list[Row]:
+    """`servers`: one hitlnext process per inbox size, each on its own database of that size
+    (built beforehand by the caller)."""
     viewer = agents[0]
     paths = [
         ("Inbox page /", "/"),
         ("Inbox list, Resolved filter", "/inbox/list/?f=1&status=resolved"),
     ]
-    baseline: dict[str, float] = {}
+    sizes = plan.inbox_sizes
+    targets = [(servers[size], path) for size in sizes for _, path in paths]
+    samples = asyncio.run(time_gets_interleaved(targets, viewer.headers, plan.inbox_requests))
     rows = []
-    for size in plan.inbox_sizes:
-        started = time.perf_counter()
-        grow_inbox(bot, total=size, assignees=[a.user_id for a in agents[:20]])
-        built = time.perf_counter() - started
-        print(f"  inbox: {size:,} handoffs ready ({built:.1f} s to add)", flush=True)
-        for label, path in paths:
-            samples = asyncio.run(time_gets(app, path, viewer.headers, plan.inbox_requests))
-            p50, p99 = statistics.median(samples), percentile(samples, 99)
-            queries = count_queries(path, viewer.user_id)
+    for p, (label, path) in enumerate(paths):
+        base = statistics.median(samples[p])
+        base_queries = count_queries(path, viewer.user_id, using=inbox_alias(sizes[0]))
+        for s, size in enumerate(sizes):
+            timings = samples[s * len(paths) + p]
+            p50, p99 = statistics.median(timings), percentile(timings, 99)
+            queries = count_queries(path, viewer.user_id, using=inbox_alias(size))
             value = f"p50 {ms(p50)}, p99 {ms(p99)}, {queries} queries"
-            if size == plan.inbox_sizes[0]:
-                baseline[label] = p50
-                baseline[label + "/q"] = queries
+            if s == 0:
                 rows.append(
                     Row(f"{label}, {size:,} handoffs", value, "(baseline)", "1.00x", "", "")
                 )
                 continue
-            ratio = p50 / baseline[label]
-            flat = ratio <= TARGETS["inbox_flat"] and queries == baseline[label + "/q"]
+            ratio = p50 / base
             rows.append(
                 Row(
                     f"{label}, {size:,} handoffs",
                     value,
-                    f"same at {plan.inbox_sizes[0]:,}: p50 {ms(baseline[label])}",
+                    f"same at {sizes[0]:,}: p50 {ms(base)}",
                     f"{ratio:.2f}x (p50)",
                     f"<= {TARGETS['inbox_flat']}x, same query count",
-                    verdict(flat),
+                    verdict(ratio <= TARGETS["inbox_flat"] and queries == base_queries),
                 )
             )
     return rows

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measure_http import measure_inbox, measure_ingest  # noqa: E402
+from bench.measure_http import inbox_alias, measure_inbox, measure_ingest  # noqa: E402
 from bench.measure_ws import measure_fanout, measure_memory  # noqa: E402
 from bench.plan import SECTIONS, Plan, Row, table  # noqa: E402
 from bench.procs import (  # noqa: E402
@@ -118,6 +118,17 @@ def main(argv: list[str] | None = None) -> int:
         django.setup()  # connects to nothing yet
         from bench import fixtures
 
+        # One database per inbox size, copies of the main one: their servers are measured in
+        # turns, so the sizes compare under the same background load.
+        inbox_urls = {
+            size: fixtures.with_name(
+                args.database_url, f"{fixtures.database_name(args.database_url)}_inbox{size}"
+            )
+            for size in plan.inbox_sizes
+        }
+        for size, url in inbox_urls.items():
+            fixtures.add_alias(inbox_alias(size), url)
+
         fixtures.recreate_database(args.database_url)
         fixtures.migrate()
         bot, api_key = fixtures.create_bot()
@@ -125,9 +136,20 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(10):
             fixtures.open_handoff(bot, f"ingest-c-{k}")
         fan_handoff = fixtures.open_handoff(bot, "fanout-c")
-        from django.db import close_old_connections
+        if "inbox" in args.only:
+            for size, url in inbox_urls.items():
+                fixtures.clone_database(args.database_url, url)
+                started = time.perf_counter()
+                fixtures.grow_inbox(
+                    bot,
+                    total=size,
+                    assignees=[a.user_id for a in agents[:20]],
+                    using=inbox_alias(size),
+                )
+                print(f"  {size:,} handoffs built in {time.perf_counter() - started:.0f} s")
+        from django.db import connections
 
-        close_old_connections()
+        connections.close_all()
         print(f"setup done in {time.perf_counter() - began:.0f} s", flush=True)
 
         rows: list[Row] = []
@@ -143,7 +165,17 @@ def main(argv: list[str] | None = None) -> int:
                     rows += measure_ingest(plan, app, floor, api_key, args.profile)
                 if "inbox" in args.only:
                     print("inbox...", flush=True)
-                    rows += measure_inbox(plan, app[0], bot, agents)
+                    inbox = {
+                        size: start_daphne(
+                            f"inbox-{size}", APP, env=env, logs=logs, DATABASE_URL=url
+                        )
+                        for size, url in inbox_urls.items()
+                    }
+                    servers += inbox.values()
+                    wait_ready(list(inbox.values()))
+                    rows += measure_inbox(plan, inbox, agents)
+                    for server in inbox.values():
+                        server.stop()
                 if "fanout" in args.only:
                     print("fan-out...", flush=True)
                     rows += measure_fanout(

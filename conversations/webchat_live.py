@@ -7,31 +7,14 @@ visitor's group only (`visitor.<visitor id>`).
 
 from __future__ import annotations
 
-import functools
-import logging
-
 from django.template.loader import render_to_string
 
 from conversations import webchat
 from conversations.models import Message
-from handoffs.live import send_to_group
+from handoffs.live import best_effort, send_to_group
 from handoffs.models import Handoff
 
 TEMPLATE = "webchat/chat.html"
-logger = logging.getLogger(__name__)
-
-
-def _best_effort(push):
-    # These run among other on-commit hooks: a failure here must not break the agents' pushes
-    # or the request. The visitor re-syncs from the database on reconnect anyway.
-    @functools.wraps(push)
-    def wrapper(*args, **kwargs) -> None:
-        try:
-            push(*args, **kwargs)
-        except Exception:
-            logger.exception("web chat push %s failed", push.__name__)
-
-    return wrapper
 
 
 def render_status(handoff: Handoff | None) -> str:
@@ -55,7 +38,7 @@ def render_catch_up(visitor_id: str) -> str:
     )
 
 
-@_best_effort
+@best_effort
 def visitor_message_added(message_id: int) -> None:
     message = (
         Message.objects.select_related("conversation__end_user", "author__agent_profile")
@@ -68,7 +51,7 @@ def visitor_message_added(message_id: int) -> None:
     send_to_group(webchat.visitor_group(message.conversation.end_user.external_id), html)
 
 
-@_best_effort
+@best_effort
 def visitor_handoff_changed(handoff_id: int) -> None:
     handoff = (
         Handoff.objects.select_related("conversation__end_user")

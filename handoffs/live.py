@@ -46,15 +46,17 @@ def send_to_group(group: str, html: str) -> None:
         logger.exception("live push to %s failed", group)
 
 
-def _best_effort(push):
-    # Pushes run as on-commit hooks: a rendering failure must not turn a committed change
-    # into an error for the caller. Pages re-sync from the database on reconnect.
+def best_effort(push):
+    """For pushes, which run as on-commit hooks among others: a rendering failure must not
+    turn a committed change into an error for the caller, nor stop the next hook. Pages and
+    visitors re-sync from the database on reconnect."""
+
     @functools.wraps(push)
     def wrapper(*args, **kwargs) -> None:
         try:
             push(*args, **kwargs)
         except Exception:
-            logger.exception("agent push %s failed", push.__name__)
+            logger.exception("live push %s.%s failed", push.__module__, push.__name__)
 
     return wrapper
 
@@ -114,7 +116,7 @@ def session_ended(user_id: int, session_key: str) -> None:
         logger.exception("session end push to %s failed", user_id)
 
 
-@_best_effort
+@best_effort
 def _push_handoff(handoff_id: int) -> None:
     from handoffs.models import Handoff
 
@@ -150,7 +152,7 @@ def render_messages_push(messages, *, conversation) -> str:
     )
 
 
-@_best_effort
+@best_effort
 def _push_message(message_id: int) -> None:
     from conversations.models import Message
 
@@ -167,7 +169,7 @@ def _push_message(message_id: int) -> None:
     )
 
 
-@_best_effort
+@best_effort
 def _push_note(note_id: int) -> None:
     from conversations.models import Note
 
@@ -186,7 +188,7 @@ def _push_note(note_id: int) -> None:
     send_to_group(conversation_group(note.conversation_id), html)
 
 
-@_best_effort
+@best_effort
 def _push_contact_handoff(handoff_id: int) -> None:
     """The handoff's labels and deletion button, for the contact column of its watchers."""
     from handoffs.contact import handoff_parts
@@ -201,7 +203,7 @@ def _push_contact_handoff(handoff_id: int) -> None:
     send_to_group(conversation_group(handoff.conversation_id), html)
 
 
-@_best_effort
+@best_effort
 def _push_contact(conversation_id: int, *, name_changed: bool) -> None:
     from conversations.models import Conversation
     from handoffs.contact import user_details
@@ -242,7 +244,7 @@ def render_online_agents() -> str:
     return render_to_string("agents/presence.html#online_agents", {"online_agents": online})
 
 
-@_best_effort
+@best_effort
 def _push_presence(user_id: int) -> None:
     from agents.models import AgentProfile
 

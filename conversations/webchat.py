@@ -133,6 +133,9 @@ def recent_messages(conversation: Conversation | None) -> list[Message]:
     return rows
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def clean_text(raw: object) -> str:
     if not isinstance(raw, str):
         raise VisitorError("Please type a message.")
@@ -141,6 +144,9 @@ def clean_text(raw: object) -> str:
         raise VisitorError("Please type a message.")
     if len(text) > MAX_TEXT_LENGTH:
         raise VisitorError(f"Messages are limited to {MAX_TEXT_LENGTH} characters.")
+    if _UNSTORABLE.search(text):
+        # NUL and lone UTF-16 surrogates are valid JSON but cannot be stored (PostgreSQL).
+        raise VisitorError("That message contains characters that cannot be sent.")
     return text
 
 

@@ -225,6 +225,10 @@ async def test_too_long_empty_or_malformed_input_is_refused_with_a_notice():
     assert "could not be read" in await visitor.receive_from()
     await visitor.send_to(text_data="x" * 20_000)
     assert "limited to 2000 characters" in await visitor.receive_from()
+    await send(visitor, text="nul \x00 byte")
+    assert "cannot be sent" in await visitor.receive_from()
+    await visitor.send_to(text_data='{"text": "lone \\ud800 surrogate"}')
+    assert "cannot be sent" in await visitor.receive_from()
 
     assert await database_sync_to_async(stored)(VISITOR_A) == []
     await visitor.disconnect()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -45,6 +44,7 @@ from conversations.schemas import (
     MessageOut,
 )
 from conversations.services import relay_message
+from conversations.text import UNSTORABLE
 from handoffs.errors import HandoffError, UnknownLabel
 from handoffs.models import Handoff
 from handoffs.payloads import handoff_json
@@ -95,23 +95,18 @@ class MalformedBody(ValueError):
         self.field = field
 
 
-# Text no database here can store: NUL (PostgreSQL text and jsonb refuse it) and unpaired
-# UTF-16 surrogates ("\ud800" is valid JSON but no valid Unicode, so it cannot be encoded).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def _find_unstorable(data: Any) -> tuple[str, str] | None:
     """Where (a dotted path; for a bad key, its object's) and which unstorable character."""
     stack: list[tuple[tuple[str, ...], Any]] = [((), data)]
     while stack:
         where, item = stack.pop()
         if isinstance(item, str):
-            found = _UNSTORABLE.search(item)
+            found = UNSTORABLE.search(item)
             if found:
                 return ".".join(where), found.group()
         elif isinstance(item, dict):
             for key, child in item.items():
-                found = _UNSTORABLE.search(key)
+                found = UNSTORABLE.search(key)
                 if found:
                     return ".".join(where), found.group()
                 stack.append(((*where, key), child))

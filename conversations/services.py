@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversations.models import Bot, Conversation, EndUser, Message, Note
+from conversations.text import check_storable
 from handoffs import live
 from handoffs.models import Handoff
 
@@ -155,9 +156,9 @@ def relay_message(
 
 def add_note(*, handoff: Handoff, author, text: str) -> Note:
     """A note on the handoff's conversation; later handoffs of it show it too."""
-    text = text.strip()
+    text = check_storable(text.strip())
     if not text:
-        raise ValueError("A note needs some text.")
+        raise ValueError("Write a note first.")
     with transaction.atomic():
         note = Note.objects.create(
             conversation_id=handoff.conversation_id, handoff=handoff, author=author, text=text

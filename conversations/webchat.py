@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from conversations.models import Bot, Conversation, Message
 from conversations.services import ensure_conversation, relay_message
+from conversations.text import UNSTORABLE
 from handoffs.models import Handoff
 from handoffs.services import start_handoff
 
@@ -133,9 +134,6 @@ def recent_messages(conversation: Conversation | None) -> list[Message]:
     return rows
 
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def clean_text(raw: object) -> str:
     if not isinstance(raw, str):
         raise VisitorError("Please type a message.")
@@ -144,8 +142,7 @@ def clean_text(raw: object) -> str:
         raise VisitorError("Please type a message.")
     if len(text) > MAX_TEXT_LENGTH:
         raise VisitorError(f"Messages are limited to {MAX_TEXT_LENGTH} characters.")
-    if _UNSTORABLE.search(text):
-        # NUL and lone UTF-16 surrogates are valid JSON but cannot be stored (PostgreSQL).
+    if UNSTORABLE.search(text):
         raise VisitorError("That message contains characters that cannot be sent.")
     return text
 

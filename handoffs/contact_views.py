@@ -60,7 +60,10 @@ def add_note(request: HttpRequest, handoff_id: int) -> HttpResponse:
         require_online(request.user)
     except HandoffError as error:
         return _refusal(request, handoff, error)
-    note = conversation_services.add_note(handoff=handoff, author=request.user, text=text)
+    try:
+        note = conversation_services.add_note(handoff=handoff, author=request.user, text=text)
+    except ValueError as error:
+        return _refusal(request, handoff, str(error), status=422)
     if not request.htmx:
         return redirect("handoff", handoff.pk)
     context = {"notes": [note], "conversation_id": handoff.conversation_id}

@@ -19,6 +19,7 @@ from agents.services import require_online
 from conversations.events import record_event
 from conversations.models import Bot, Conversation, Message
 from conversations.services import ensure_conversation, preview
+from conversations.text import check_storable
 from handoffs import live
 from handoffs.errors import (
     AlreadyAssigned,
@@ -220,9 +221,9 @@ def assign_handoff(*, handoff: Handoff, agent) -> Handoff:
 
 
 def send_agent_message(*, handoff: Handoff, agent, text: str) -> Message:
-    text = text.strip()
+    text = check_storable(text.strip())
     if not text:
-        raise ValueError("A message needs some text.")
+        raise ValueError("Write a message first.")
     require_online(agent)
     with transaction.atomic():
         _lock_conversation(handoff.conversation_id)

@@ -155,8 +155,8 @@ def send(request: HttpRequest, handoff_id: int) -> HttpResponse:
         message = services.send_agent_message(
             handoff=handoff, agent=request.user, text=request.POST.get("text", "")
         )
-    except ValueError:
-        return _refusal(request, handoff, "Write a message first.", status=422)
+    except ValueError as error:
+        return _refusal(request, handoff, str(error), status=422)
     except HandoffError as error:
         return _refusal(request, handoff, error)
     if not request.htmx:

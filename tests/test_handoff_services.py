@@ -141,3 +141,14 @@ def test_relay_is_idempotent_and_reports_active_handoff(bot):
     assert not again.created
     assert again.handoff == handoff
     assert Message.objects.filter(external_id="m1").count() == 1
+
+
+def test_agent_text_that_cannot_be_stored_is_refused_clearly(bot, agent):
+    handoff, _ = start(bot)
+    services.assign_handoff(handoff=handoff, agent=agent)
+    with pytest.raises(ValueError, match="cannot be stored"):
+        services.send_agent_message(handoff=handoff, agent=agent, text="a\x00b")
+    from conversations.services import add_note
+
+    with pytest.raises(ValueError, match="cannot be stored"):
+        add_note(handoff=handoff, author=agent, text="note \x00")

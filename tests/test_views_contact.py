@@ -264,7 +264,11 @@ def test_note_without_htmx_redirects_to_the_panel(agent, assigned):
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("   ", "Write a note first."), ("x" * 10_001, "at most 10000 characters")],
+    [
+        ("   ", "Write a note first."),
+        ("x" * 10_001, "at most 10000 characters"),
+        ("nul \x00", "cannot be stored"),
+    ],
 )
 def test_empty_or_huge_notes_are_refused(agent, assigned, text, message):
     response = logged_in(agent).post(f"/handoffs/{assigned.pk}/notes/", {"text": text}, **HTMX)

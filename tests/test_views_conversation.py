@@ -240,11 +240,14 @@ def test_send_without_htmx_redirects(agent, assigned):
     assert response.status_code == 302
 
 
-def test_an_empty_message_is_refused(agent, assigned):
-    response = logged_in(agent).post(f"/handoffs/{assigned.pk}/send/", {"text": "  "}, **HTMX)
+@pytest.mark.parametrize(
+    ("text", "message"), [("  ", "Write a message first."), ("a\x00b", "cannot be stored")]
+)
+def test_an_empty_or_unstorable_message_is_refused(agent, assigned, text, message):
+    response = logged_in(agent).post(f"/handoffs/{assigned.pk}/send/", {"text": text}, **HTMX)
 
     assert response.status_code == 422
-    assert "Write a message first." in response.content.decode()
+    assert message in response.content.decode()
     assert not assigned.conversation.messages.exists()
 
 

@@ -138,6 +138,19 @@ class Cluster:
             process.stop()
 
 
+def forget_redis_keys(prefix: str) -> None:
+    """Group memberships outlive the processes by a day: drop this run's keys."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="module")
 def cluster(django_db_setup) -> Iterator[Cluster]:
     """Started once for the module (processes take seconds to boot); each test uses its own
@@ -167,6 +180,7 @@ def cluster(django_db_setup) -> Iterator[Cluster]:
             yield cluster
         finally:
             cluster.stop()
+            forget_redis_keys(env["HITLNEXT_REDIS_PREFIX"])
 
 
 @pytest.fixture

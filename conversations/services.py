@@ -149,8 +149,10 @@ def relay_message(
             Handoff.objects.filter(pk=active.pk).update(
                 last_user_message=preview(message), last_activity_at=now
             )
-            transaction.on_commit(partial(live.handoff_changed, active.pk))
-        transaction.on_commit(partial(live.message_added, message.pk))
+            # Only the inbox item (preview, time, unread) changed: not the status, the head,
+            # the labels, nor what the web chat visitor sees of the handoff.
+            transaction.on_commit(partial(live.inbox_item_changed, active.pk))
+        transaction.on_commit(partial(live.message_added, message.pk, webchat=bot.is_webchat))
     return RelayResult(message=message, created=True, handoff=active)
 
 

@@ -154,6 +154,15 @@ class AgentConsumer(AsyncWebsocketConsumer):
             self.joined.remove(old)
         self.watching = conversation_id
 
+    async def dispatch(self, message: dict) -> None:
+        # Channels' dispatch hops to a thread (close_old_connections) before every handler;
+        # push_html only forwards pre-rendered HTML and touches no database, so a push to
+        # many sockets skips that hop. Every other message takes the normal path.
+        if message.get("type") == "push.html":
+            await self.push_html(message)
+            return
+        await super().dispatch(message)
+
     async def push_html(self, event: dict) -> None:
         await self.send(text_data=event["html"])
 

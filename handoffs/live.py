@@ -70,11 +70,23 @@ def handoff_changed(handoff_id: int) -> None:
     _push_contact_handoff(handoff_id)
 
 
-def message_added(message_id: int) -> None:
-    """A message joined a conversation: agents watching it see it appear."""
+def inbox_item_changed(handoff_id: int) -> None:
+    """Only the handoff's inbox item changed (a user message: preview, time, unread): its
+    status, assignee, labels and head did not, so neither the panel's head, the contact column
+    nor the web chat visitor's status is re-rendered (handoff_changed does all of those)."""
+    _push_inbox_item(handoff_id)
+
+
+def message_added(message_id: int, *, webchat: bool | None = None) -> None:
+    """A message joined a conversation: agents watching it see it appear.
+
+    `webchat`: whether the conversation's bot is the web chat's, when the caller knows it
+    (False skips the visitor's lookup); None looks it up.
+    """
     from conversations.webchat_live import visitor_message_added  # lazy: avoids a cycle
 
-    visitor_message_added(message_id)
+    if webchat is not False:
+        visitor_message_added(message_id)
     _push_message(message_id)
 
 
@@ -116,8 +128,7 @@ def session_ended(user_id: int, session_key: str) -> None:
         logger.exception("session end push to %s failed", user_id)
 
 
-@best_effort
-def _push_handoff(handoff_id: int) -> None:
+def _load_for_item(handoff_id: int):
     from handoffs.models import Handoff
 
     handoff = (
@@ -126,10 +137,26 @@ def _push_handoff(handoff_id: int) -> None:
         .filter(pk=handoff_id)
         .first()
     )
+    if handoff is not None:
+        # Per-agent read marks are not known here: the page keeps its own (live.js).
+        handoff.read_at, handoff.unread = None, False
+    return handoff
+
+
+@best_effort
+def _push_inbox_item(handoff_id: int) -> None:
+    handoff = _load_for_item(handoff_id)
+    if handoff is not None:
+        send_to_group(
+            INBOX_GROUP, render_to_string("handoffs/inbox_list.html#item", {"handoff": handoff})
+        )
+
+
+@best_effort
+def _push_handoff(handoff_id: int) -> None:
+    handoff = _load_for_item(handoff_id)
     if handoff is None:
         return
-    # Per-agent read marks are not known here: the page keeps its own (live.js).
-    handoff.read_at, handoff.unread = None, False
     context = {"handoff": handoff}
     send_to_group(INBOX_GROUP, render_to_string("handoffs/inbox_list.html#item", context))
     send_to_group(

@@ -151,6 +151,55 @@ async def test_messages_reach_only_the_agents_watching_that_conversation(bot, ag
 
 
 @pytest.mark.asyncio
+async def test_a_user_message_pushes_only_its_inbox_item_and_itself(bot, agent):
+    # A plain user message changes the inbox item (preview, time) and appends the message: the
+    # panel's head and the contact column did not change and are not sent again.
+    handoff = await db(start)(bot, 1)
+    alice = await connect(agent)
+    await say(alice, action="watch", handoff=handoff.pk)
+    await frames(alice)
+
+    message = await db(user_says)(bot, "Still waiting", 1)
+
+    received = await frames(alice)
+    assert len(received) == 2
+    assert received[0].lstrip().startswith(f'<li id="handoff-{handoff.pk}"')
+    assert "Still waiting" in received[0]  # the preview
+    assert f"message-{message.pk}" in received[1]
+    assert not any(f'id="handoff-{handoff.pk}-head"' in f for f in received)
+    await alice.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_pushes_skip_the_database_hop_but_other_events_do_not(agent, monkeypatch):
+    from channels import consumer as channels_consumer
+    from channels.layers import get_channel_layer
+
+    import handoffs.consumers as consumers_module
+
+    hops = []
+    real = channels_consumer.aclose_old_connections
+
+    async def counting():
+        hops.append(1)
+        await real()
+
+    monkeypatch.setattr(channels_consumer, "aclose_old_connections", counting)
+    assert consumers_module.AgentConsumer.dispatch is not channels_consumer.AsyncConsumer.dispatch
+    alice = await connect(agent)
+    await frames(alice)
+    hops.clear()
+    layer = get_channel_layer()
+    await layer.group_send("inbox", {"type": "push.html", "html": "<p>hi</p>"})
+    assert await alice.receive_from() == "<p>hi</p>"
+    assert hops == []
+    await say(alice, action="watch")  # a websocket.receive goes through the normal dispatch
+    await frames(alice)
+    assert hops
+    await alice.disconnect()
+
+
+@pytest.mark.asyncio
 async def test_switching_conversation_leaves_the_previous_one(bot, agent):
     first, second = await db(start)(bot, 1), await db(start)(bot, 2)
     alice = await connect(agent)

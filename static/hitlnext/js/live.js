@@ -134,6 +134,18 @@
     }
   });
 
+  // The agent's own message (or note) arrives twice, in the HTTP answer and in the socket's
+  // push, in either order: whichever comes second must not add it again.
+  document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    var fragment = event.detail.fragment;
+    if (!target || !/^conversation-\d+-(messages|notes)$/.test(target.id)) return;
+    if (!fragment || !fragment.children) return;
+    Array.prototype.slice.call(fragment.children).forEach(function (child) {
+      if (child.id && document.getElementById(child.id)) child.remove();
+    });
+  });
+
   function becameMine(head) {
     return head.dataset.status === "assigned" && head.dataset.agent === hitlnext.me() &&
       !document.querySelector("#conversation .composer") &&

@@ -31,28 +31,43 @@ def ensure_conversation(
     requests about one conversation (a handoff and a message at once) take turns.
     """
     assert transaction.get_connection().in_atomic_block
-    end_user, user_created = _get_or_create(EndUser, bot=bot, external_id=user_id)
+    # The common case, a known conversation: one locked read, joined to its user. Only the
+    # conversation row is locked (requests about it take turns), not its user's or bot's.
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("end_user")
+        .filter(bot=bot, external_id=conversation_id)
+        .first()
+    )
+    if conversation is not None and conversation.end_user.external_id == user_id:
+        end_user, user_created = conversation.end_user, False
+    else:
+        end_user, user_created = _get_or_create(EndUser, bot=bot, external_id=user_id)
     variables_changed = False
     old_name = end_user.full_name
     if user_variables:
         merged = {**end_user.variables, **user_variables}
         if merged != end_user.variables:
-            EndUser.objects.filter(pk=end_user.pk).update(
-                variables=merged, updated_at=timezone.now()
-            )
-            end_user.variables = merged
+            now = timezone.now()
+            EndUser.objects.filter(pk=end_user.pk).update(variables=merged, updated_at=now)
+            end_user.variables, end_user.updated_at = merged, now
             variables_changed = True
-    conversation, _ = _get_or_create(
-        Conversation,
-        bot=bot,
-        external_id=conversation_id,
-        defaults={"end_user": end_user, "channel": channel},
-    )
-    conversation = (
-        Conversation.objects.select_for_update()
-        .select_related("end_user", "bot")
-        .get(pk=conversation.pk)
-    )
+    if conversation is None:
+        conversation, created = _get_or_create(
+            Conversation,
+            bot=bot,
+            external_id=conversation_id,
+            defaults={"end_user": end_user, "channel": channel},
+        )
+        if not created:
+            # A concurrent request inserted it first: wait for its lock like everyone else.
+            conversation = (
+                Conversation.objects.select_for_update(of=("self",))
+                .select_related("end_user")
+                .get(pk=conversation.pk)
+            )
+        # (A row this transaction inserted is locked by the insert itself until commit.)
+    conversation.bot = bot  # the same row, already loaded: no join, no secret to decrypt
     if variables_changed and not user_created:
         # Agents looking at the user's contact details see the new variables (a user created
         # just now is on nobody's screen yet).

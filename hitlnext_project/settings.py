@@ -295,7 +295,7 @@ from hitlnext_project.ratelimit import parse_rate  # noqa: E402
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "hitlnext_project.cache.RedisCache",  # one client per process
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("HITLNEXT_REDIS_PREFIX", "hitlnext"),
             # A Redis outage must cost a request a second at most (limits then fail open).

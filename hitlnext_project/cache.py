@@ -1,0 +1,30 @@
+"""Django's Redis cache with one client per process instead of one per request.
+
+Django keeps cache handles per thread and, under ASGI, per request context: each request got
+a fresh RedisCache, so a fresh redis-py pool, so a new connection (connect, CLIENT SETINFO,
+a package version lookup) for every rate-limited API call. The client and its pool are
+thread-safe, so every handle of the process shares one per configuration.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient
+
+_clients: dict[tuple, RedisCacheClient] = {}
+_lock = threading.Lock()
+
+
+class RedisCache(DjangoRedisCache):
+    @property
+    def _cache(self) -> RedisCacheClient:
+        key = (tuple(self._servers), repr(sorted(self._options.items())))
+        client = _clients.get(key)
+        if client is None:
+            with _lock:
+                client = _clients.get(key)
+                if client is None:
+                    client = _clients[key] = self._class(self._servers, **self._options)
+        return client

@@ -2,7 +2,7 @@
 
 API keys only need checking, so they are hashed (conversations.keys); a webhook secret signs
 every delivery, so it is stored encrypted (Fernet: AES-128-CBC + HMAC-SHA256) and decrypted
-when the row is loaded.
+when the attribute is first read (not on every load: most loads never need it).
 
 Keys (any strings; each is stretched with HKDF-SHA256 into a Fernet key):
 - encrypting: HITLNEXT_ENCRYPTION_KEY, or SECRET_KEY when it is not set;
@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import models
+from django.db.models.query_utils import DeferredAttribute
 
 _INFO = b"hitlnext:webhook-secrets:v1"
 
@@ -79,19 +80,48 @@ def decrypt(token: str) -> str:
         raise SecretUnreadable() from None
 
 
+class _Sealed(str):
+    """A token as loaded, not yet decrypted: the attribute opens it on first read."""
+
+
+def _open(token: str) -> str:
+    try:
+        return decrypt(token)
+    except SecretUnreadable:
+        return UnreadableSecret(token)
+
+
+class _DecryptOnRead(DeferredAttribute):
+    """Decrypts the loaded token the first time the attribute is read, not when the row is
+    loaded: a bot is loaded by every API call and many joins, its secret only read to sign a
+    delivery. A data descriptor (it has __set__), so every read passes through it."""
+
+    def __get__(self, instance, cls=None):
+        if instance is None:
+            return self
+        value = super().__get__(instance, cls)
+        if isinstance(value, _Sealed):
+            value = instance.__dict__[self.field.attname] = _open(value)
+        return value
+
+    def __set__(self, instance, value) -> None:
+        instance.__dict__[self.field.attname] = value
+
+
 class EncryptedSecretField(models.CharField):
     """A CharField holding plaintext in Python and a Fernet token in the database.
 
-    Tokens are randomised, so the column cannot be filtered on; nothing needs to.
+    Tokens are randomised, so the column cannot be filtered on; nothing needs to. The token is
+    decrypted when the model's attribute is first read; values() and values_list() give the
+    stored token as it is (nothing reads secrets that way).
     """
+
+    descriptor_class = _DecryptOnRead
 
     def from_db_value(self, value, expression, connection):
         if not value:
             return value
-        try:
-            return decrypt(value)
-        except SecretUnreadable:
-            return UnreadableSecret(value)
+        return _Sealed(value)
 
     def get_db_prep_save(self, value, connection):
         if isinstance(value, UnreadableSecret):

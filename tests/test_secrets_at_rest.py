@@ -160,3 +160,31 @@ def test_the_migration_encrypts_existing_plaintext_secrets_and_reverses():
     migration.decrypt_to_plaintext(apps, EDITOR)
 
     assert stored_secret(bot) == secret
+
+
+def test_loading_a_bot_decrypts_nothing_until_the_secret_is_read(monkeypatch):
+    # Every API call and many joins load the bot; only signing reads its secret.
+    bot = BotFactory(name="Lazy")
+    secret = bot.webhook_secret
+    opened = []
+    real = crypto.decrypt
+    monkeypatch.setattr(crypto, "decrypt", lambda token: opened.append(token) or real(token))
+
+    loaded = Bot.objects.get(pk=bot.pk)
+    assert loaded.name == "Lazy"
+    assert opened == []
+    assert loaded.webhook_secret == secret
+    assert loaded.webhook_secret == secret
+    assert len(opened) == 1  # once per loaded row
+    loaded.save()  # a save of a loaded row keeps the secret readable
+    assert Bot.objects.get(pk=bot.pk).webhook_secret == secret
+    assert stored_secret(bot) != secret
+
+
+def test_saving_an_unread_secret_keeps_it():
+    bot = BotFactory(name="Untouched")
+    secret = bot.webhook_secret
+    loaded = Bot.objects.get(pk=bot.pk)
+    loaded.name = "Renamed"
+    loaded.save()
+    assert Bot.objects.get(pk=bot.pk).webhook_secret == secret

@@ -167,7 +167,11 @@ def relay_message(
             # Only the inbox item (preview, time, unread) changed: not the status, the head,
             # the labels, nor what the web chat visitor sees of the handoff.
             transaction.on_commit(partial(live.inbox_item_changed, active.pk))
-        transaction.on_commit(partial(live.message_added, message.pk, webchat=bot.is_webchat))
+        # The message as inserted, with the conversation and user loaded above: the push
+        # renders it without reading it back (a relayed message has no author to load).
+        transaction.on_commit(
+            partial(live.message_added, message.pk, webchat=bot.is_webchat, message=message)
+        )
     return RelayResult(message=message, created=True, handoff=active)
 
 

@@ -77,17 +77,18 @@ def inbox_item_changed(handoff_id: int) -> None:
     _push_inbox_item(handoff_id)
 
 
-def message_added(message_id: int, *, webchat: bool | None = None) -> None:
+def message_added(message_id: int, *, webchat: bool | None = None, message=None) -> None:
     """A message joined a conversation: agents watching it see it appear.
 
     `webchat`: whether the conversation's bot is the web chat's, when the caller knows it
-    (False skips the visitor's lookup); None looks it up.
+    (False skips the visitor's lookup); None looks it up. `message`: the row just committed,
+    with its conversation and user loaded, when the caller has it (saves reading it back).
     """
     from conversations.webchat_live import visitor_message_added  # lazy: avoids a cycle
 
     if webchat is not False:
         visitor_message_added(message_id)
-    _push_message(message_id)
+    _push_message(message_id, message=message)
 
 
 def note_added(note_id: int) -> None:
@@ -180,14 +181,15 @@ def render_messages_push(messages, *, conversation) -> str:
 
 
 @best_effort
-def _push_message(message_id: int) -> None:
+def _push_message(message_id: int, *, message=None) -> None:
     from conversations.models import Message
 
-    message = (
-        Message.objects.select_related("conversation__end_user", "author")
-        .filter(pk=message_id)
-        .first()
-    )
+    if message is None:
+        message = (
+            Message.objects.select_related("conversation__end_user", "author")
+            .filter(pk=message_id)
+            .first()
+        )
     if message is None:
         return
     send_to_group(

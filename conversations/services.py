@@ -7,6 +7,7 @@ from datetime import datetime
 from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from conversations.models import Bot, Conversation, EndUser, Message, Note
@@ -24,11 +25,14 @@ def ensure_conversation(
     user_id: str,
     channel: str,
     user_variables: dict | None = None,
+    annotations: dict | None = None,
 ) -> Conversation:
     """Get or create the user and the conversation, merging any new user variables.
 
     Returns the conversation row locked for the rest of the transaction, so concurrent
     requests about one conversation (a handoff and a message at once) take turns.
+    `annotations` are read by the same locked query when the conversation exists (a new one
+    has none of them set: callers fall back to their own queries).
     """
     assert transaction.get_connection().in_atomic_block
     # The common case, a known conversation: one locked read, joined to its user. Only the
@@ -36,6 +40,7 @@ def ensure_conversation(
     conversation = (
         Conversation.objects.select_for_update(of=("self",))
         .select_related("end_user")
+        .annotate(**(annotations or {}))
         .filter(bot=bot, external_id=conversation_id)
         .first()
     )
@@ -143,10 +148,32 @@ def relay_message(
     """
     with transaction.atomic():
         conversation = ensure_conversation(
-            bot=bot, conversation_id=conversation_id, user_id=user_id, channel=channel
+            bot=bot,
+            conversation_id=conversation_id,
+            user_id=user_id,
+            channel=channel,
+            # Read with the locked conversation: whether a handoff is active and whether this
+            # message id is already stored (each at most one row: unique constraints).
+            annotations={
+                "active_handoff_pk": Subquery(
+                    Handoff.objects.filter(
+                        conversation=OuterRef("pk"), status__in=Handoff.ACTIVE
+                    ).values("pk")[:1]
+                ),
+                "same_message_pk": Subquery(
+                    Message.objects.filter(
+                        conversation=OuterRef("pk"), external_id=external_id
+                    ).values("pk")[:1]
+                ),
+            },
         )
-        active = conversation.handoffs.filter(status__in=Handoff.ACTIVE).first()
-        existing = conversation.messages.filter(external_id=external_id).first()
+        if not hasattr(conversation, "active_handoff_pk"):  # created just now, or raced
+            active = conversation.handoffs.filter(status__in=Handoff.ACTIVE).first()
+            existing = conversation.messages.filter(external_id=external_id).first()
+        else:
+            active_pk, same_pk = conversation.active_handoff_pk, conversation.same_message_pk
+            active = conversation.handoffs.get(pk=active_pk) if active_pk is not None else None
+            existing = conversation.messages.get(pk=same_pk) if same_pk is not None else None
         if existing is not None:
             return RelayResult(message=existing, created=False, handoff=active)
         message = Message.objects.create(

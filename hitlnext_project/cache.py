@@ -4,6 +4,9 @@ Django keeps cache handles per thread and, under ASGI, per request context: each
 a fresh RedisCache, so a fresh redis-py pool, so a new connection (connect, CLIENT SETINFO,
 a package version lookup) for every rate-limited API call. The client and its pool are
 thread-safe, so every handle of the process shares one per configuration.
+
+incr() is one round trip (a script) instead of Django's two (EXISTS, then INCRBY): the rate
+limiter calls it on every API request.
 """
 
 from __future__ import annotations
@@ -28,3 +31,20 @@ class RedisCache(DjangoRedisCache):
                 if client is None:
                     client = _clients[key] = self._class(self._servers, **self._options)
         return client
+
+    def incr(self, key, delta: int = 1, version=None) -> int:
+        key = self.make_and_validate_key(key, version=version)
+        client = self._cache.get_client(key, write=True)
+        # Like Django's: a missing key raises ValueError rather than starting at 0.
+        value = client.eval(_INCR_IF_EXISTS, 1, key, delta)
+        if value is None:
+            raise ValueError(f"Key '{key}' not found.")
+        return int(value)
+
+
+_INCR_IF_EXISTS = """
+if redis.call('exists', KEYS[1]) == 1 then
+  return redis.call('incrby', KEYS[1], ARGV[1])
+end
+return false
+"""

@@ -55,14 +55,18 @@ def hit(key: str, *, limit: int, window: int) -> int | None:
     bucket = int(now // window)
     cache_key = f"ratelimit:{key}:{window}:{bucket}"
     try:
-        # add() creates the counter only if absent (atomic in Redis and LocMem), incr() is
-        # atomic: concurrent hits from several processes are all counted.
-        cache.add(cache_key, 0, timeout=window + 1)
+        # incr() is atomic: concurrent hits from several processes are all counted. Most hits
+        # find the window's counter there (one round trip); the first of a window creates it
+        # with add(), which only creates it if absent (atomic in Redis and LocMem).
         try:
             count = cache.incr(cache_key)
-        except ValueError:  # expired between add() and incr(): this hit starts the window
-            cache.set(cache_key, 1, timeout=window + 1)
-            count = 1
+        except ValueError:
+            cache.add(cache_key, 0, timeout=window + 1)
+            try:
+                count = cache.incr(cache_key)
+            except ValueError:  # expired between add() and incr(): this hit starts the window
+                cache.set(cache_key, 1, timeout=window + 1)
+                count = 1
     except Exception:
         logger.warning("rate limit cache unavailable; allowing %s", key.split(":", 1)[0])
         return None

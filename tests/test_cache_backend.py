@@ -21,3 +21,21 @@ def test_another_configuration_gets_its_own_client():
     first = RedisCache("redis://127.0.0.1:6379/10", PARAMS)
     other = RedisCache("redis://127.0.0.1:6379/11", PARAMS)
     assert first._cache is not other._cache
+
+
+def test_incr_counts_existing_keys_and_refuses_missing_ones(settings):
+    import pytest
+
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL")
+    prefix = f"{settings.CACHES['default'].get('KEY_PREFIX', '')}-incr-test"
+    cache = RedisCache(settings.REDIS_URL, {**PARAMS, "KEY_PREFIX": prefix})
+    cache.delete("n")
+    with pytest.raises(ValueError):
+        cache.incr("n")
+    assert cache.get("n") is None  # a refused incr creates nothing
+    cache.add("n", 0, timeout=60)
+    assert cache.incr("n") == 1
+    assert cache.incr("n", 5) == 6
+    assert cache.get("n") == 6
+    cache.delete("n")

@@ -70,7 +70,8 @@ def test(extra: list[str]) -> int:
     ensure_venv()
     pytest = [str(PYTHON), "-m", "pytest"]
     # Two runs: sync Playwright leaves an event loop behind that breaks pytest-asyncio tests
-    # run after it in the same process (STACK_NOTES 6.3).
+    # run after it in the same process ("Cannot run the event loop while another loop is
+    # running").
     say("unit, API, worker and websocket tests")
     code = subprocess.run([*pytest, "tests", *extra], cwd=ROOT).returncode
     if code not in (0,):

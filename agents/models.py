@@ -5,6 +5,16 @@ from django.db import models
 from django.utils import timezone
 
 
+class AgentProfileQuerySet(models.QuerySet["AgentProfile"]):
+    def online(self) -> AgentProfileQuerySet:
+        """Who is online, with their user, in the order every header lists them."""
+        return (
+            self.filter(online=True)
+            .select_related("user")
+            .order_by("user__first_name", "user__last_name", "user__username")
+        )
+
+
 class AgentProfile(models.Model):
     """What the user's side sees of an agent, and the agent's presence."""
 
@@ -16,6 +26,8 @@ class AgentProfile(models.Model):
     # Deadline, fired by the worker: past it, an online agent is set offline.
     session_expires_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(default=timezone.now)
+
+    objects = AgentProfileQuerySet.as_manager()
 
     class Meta:
         indexes = [

@@ -10,9 +10,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from agents import live
+from agents.errors import AgentOffline
 from agents.models import AgentProfile
-from handoffs import live
-from handoffs.errors import AgentOffline
 
 
 def profile_for(user) -> AgentProfile:
@@ -102,12 +102,3 @@ def update_profile(
                 transaction.on_commit(partial(storage.delete, old_avatar))
         transaction.on_commit(partial(live.presence_changed, agent.pk))
     return profile
-
-
-def online_profiles() -> list[AgentProfile]:
-    """Who is online, for every agent's header: one query."""
-    return list(
-        AgentProfile.objects.filter(online=True)
-        .select_related("user")
-        .order_by("user__first_name", "user__last_name", "user__username")
-    )

@@ -15,10 +15,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from agents import live
 from agents.forms import ProfileForm
 from agents.services import profile_for, set_online, update_profile
-from handoffs import live
-from hitlnext_project import ratelimit
+from hitlnext_project.shared import ratelimit
 
 _login_view = auth_views.LoginView.as_view(
     template_name="agents/login.html", redirect_authenticated_user=True

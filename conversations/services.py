@@ -1,19 +1,15 @@
-"""Work across the conversation models: users, threads, relayed messages and notes."""
+"""Work across the conversation models: users and their threads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from conversations.models import Bot, Conversation, EndUser, Message, Note
-from conversations.text import check_storable
-from handoffs import live
-from handoffs.models import Handoff
+from conversations import signals
+from conversations.models import Bot, Conversation, EndUser, Message
+from hitlnext_project.shared.push import announce
 
 PREVIEW_LENGTH = 200
 
@@ -78,7 +74,13 @@ def ensure_conversation(
         # just now is on nobody's screen yet).
         name_changed = end_user.full_name != old_name
         transaction.on_commit(
-            partial(live.contact_changed, conversation.pk, name_changed=name_changed)
+            partial(
+                announce,
+                signals.contact_changed,
+                sender=Conversation,
+                conversation_id=conversation.pk,
+                name_changed=name_changed,
+            )
         )
     return conversation
 
@@ -121,95 +123,3 @@ def describe_payload(payload: dict) -> str:
         ]
         return f"[{kind}] " + " / ".join(titles)
     return f"[{kind}]"
-
-
-@dataclass(frozen=True)
-class RelayResult:
-    message: Message
-    created: bool
-    handoff: Handoff | None
-
-
-def relay_message(
-    *,
-    bot: Bot,
-    conversation_id: str,
-    user_id: str,
-    channel: str,
-    external_id: str,
-    direction: str,
-    text: str,
-    payload: dict | None = None,
-    created_at: datetime | None = None,
-) -> RelayResult:
-    """Store one message the bot saw (the user's or its own) and show it to agents.
-
-    Idempotent on the bot's message id: sending it again stores nothing twice.
-    """
-    with transaction.atomic():
-        conversation = ensure_conversation(
-            bot=bot,
-            conversation_id=conversation_id,
-            user_id=user_id,
-            channel=channel,
-            # Read with the locked conversation: whether a handoff is active and whether this
-            # message id is already stored (each at most one row: unique constraints).
-            annotations={
-                "active_handoff_pk": Subquery(
-                    Handoff.objects.filter(
-                        conversation=OuterRef("pk"), status__in=Handoff.ACTIVE
-                    ).values("pk")[:1]
-                ),
-                "same_message_pk": Subquery(
-                    Message.objects.filter(
-                        conversation=OuterRef("pk"), external_id=external_id
-                    ).values("pk")[:1]
-                ),
-            },
-        )
-        if not hasattr(conversation, "active_handoff_pk"):  # created just now, or raced
-            active = conversation.handoffs.filter(status__in=Handoff.ACTIVE).first()
-            existing = conversation.messages.filter(external_id=external_id).first()
-        else:
-            active_pk, same_pk = conversation.active_handoff_pk, conversation.same_message_pk
-            active = conversation.handoffs.get(pk=active_pk) if active_pk is not None else None
-            existing = conversation.messages.get(pk=same_pk) if same_pk is not None else None
-        if existing is not None:
-            return RelayResult(message=existing, created=False, handoff=active)
-        message = Message.objects.create(
-            conversation=conversation,
-            handoff=active,
-            external_id=external_id,
-            direction=direction,
-            text=text,
-            payload=payload or {},
-            created_at=created_at or timezone.now(),
-        )
-        now = timezone.now()
-        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
-        if active is not None and direction == Message.Direction.INCOMING:
-            Handoff.objects.filter(pk=active.pk).update(
-                last_user_message=preview(message), last_activity_at=now
-            )
-            # Only the inbox item (preview, time, unread) changed: not the status, the head,
-            # the labels, nor what the web chat visitor sees of the handoff.
-            transaction.on_commit(partial(live.inbox_item_changed, active.pk))
-        # The message as inserted, with the conversation and user loaded above: the push
-        # renders it without reading it back (a relayed message has no author to load).
-        transaction.on_commit(
-            partial(live.message_added, message.pk, webchat=bot.is_webchat, message=message)
-        )
-    return RelayResult(message=message, created=True, handoff=active)
-
-
-def add_note(*, handoff: Handoff, author, text: str) -> Note:
-    """A note on the handoff's conversation; later handoffs of it show it too."""
-    text = check_storable(text.strip())
-    if not text:
-        raise ValueError("Write a note first.")
-    with transaction.atomic():
-        note = Note.objects.create(
-            conversation_id=handoff.conversation_id, handoff=handoff, author=author, text=text
-        )
-        transaction.on_commit(partial(live.note_added, note.pk))
-    return note

@@ -22,7 +22,7 @@ def _application():
     from channels.routing import get_default_application
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    from conversations.worker import worker_loop
+    from webhooks.worker import worker_loop
 
     inner = ASGIStaticFilesHandler(get_default_application())
     started = []

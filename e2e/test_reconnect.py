@@ -58,8 +58,8 @@ def restartable_server(django_db_blocker):
 def test_agent_page_reconnects_after_a_server_restart_and_catches_up(
     browser: Browser, restartable_server, bot, agent
 ):
-    from conversations.services import relay_message
     from handoffs import services
+    from handoffs.services import relay_message
 
     start, stop = restartable_server
     base_url = start()

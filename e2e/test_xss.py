@@ -58,8 +58,8 @@ def test_markup_from_bots_users_and_agents_stays_text_in_the_agent_pages(
     contexts, live_server_url, api, agent, second_agent
 ):
     from agents.services import set_online
-    from conversations.services import add_note
     from handoffs.models import Handoff
+    from handoffs.services import add_note
     from tests.factories import LabelFactory, MessageTemplateFactory
 
     LabelFactory(name="<b>lbl</b>" + SVG[:20])
@@ -164,9 +164,9 @@ def test_markup_from_bots_users_and_agents_stays_text_in_the_agent_pages(
 
 
 def test_markup_stays_text_in_the_visitors_web_chat(contexts, live_server_url, agent):
-    from conversations import webchat
     from handoffs import services
     from handoffs.models import Handoff
+    from webchat import services as webchat
 
     agent.first_name, agent.last_name = IMG, SVG
     agent.save()

@@ -13,6 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 
+from agents import live as presence
 from agents.services import profile_for, record_activity
 from handoffs import live
 from handoffs.models import Handoff
@@ -40,7 +41,7 @@ def _as_id(value) -> int | None:
 
 def presence_state(user) -> str:
     """The header as it is now: this agent's switch and who is online."""
-    return live.render_switch(profile_for(user)) + live.render_online_agents()
+    return presence.render_switch(profile_for(user)) + presence.render_online_agents()
 
 
 def conversation_state(handoff_id: int, after: int | None) -> tuple[int | None, str]:
@@ -81,7 +82,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.user = user
-        for group in (live.INBOX_GROUP, live.PRESENCE_GROUP, live.agent_group(user.pk)):
+        for group in (live.INBOX_GROUP, presence.PRESENCE_GROUP, presence.agent_group(user.pk)):
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.append(group)
         await self.accept()

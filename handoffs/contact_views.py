@@ -18,11 +18,15 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents.services import require_online
-from conversations import services as conversation_services
 from handoffs import services
 from handoffs.contact import contact_context, handoff_parts
-from handoffs.errors import ConversationStillActive, HandoffError, UnknownLabel
+from handoffs.errors import (
+    REFUSALS,
+    AgentOffline,
+    ConversationStillActive,
+    HandoffError,
+    UnknownLabel,
+)
 from handoffs.models import Handoff, MessageTemplate
 from handoffs.templating import render_message_template
 from handoffs.views import (
@@ -57,13 +61,11 @@ def add_note(request: HttpRequest, handoff_id: int) -> HttpResponse:
             request, handoff, f"A note holds at most {NOTE_MAX_LENGTH} characters.", status=422
         )
     try:
-        require_online(request.user)
-    except HandoffError as error:
-        return _refusal(request, handoff, error)
-    try:
-        note = conversation_services.add_note(handoff=handoff, author=request.user, text=text)
+        note = services.add_note(handoff=handoff, author=request.user, text=text)
     except ValueError as error:
         return _refusal(request, handoff, str(error), status=422)
+    except REFUSALS as error:
+        return _refusal(request, handoff, error)
     if not request.htmx:
         return redirect("handoff", handoff.pk)
     context = {"notes": [note], "conversation_id": handoff.conversation_id}
@@ -79,7 +81,7 @@ def set_labels(request: HttpRequest, handoff_id: int) -> HttpResponse:
         services.set_handoff_labels(
             handoff=handoff, names=request.POST.getlist("label"), agent=request.user
         )
-    except HandoffError as error:
+    except REFUSALS as error:
         status = 422 if isinstance(error, UnknownLabel) else None
         return _labels_refusal(request, handoff, error, status=status)
     if not request.htmx:
@@ -89,7 +91,11 @@ def set_labels(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 
 def _labels_refusal(
-    request: HttpRequest, handoff: Handoff, error: HandoffError, *, status: int | None
+    request: HttpRequest,
+    handoff: Handoff,
+    error: HandoffError | AgentOffline,
+    *,
+    status: int | None,
 ) -> HttpResponse:
     response = _refusal(request, handoff, error, status=status)
     if request.htmx:
@@ -144,8 +150,7 @@ def delete_conversation(request: HttpRequest, handoff_id: int) -> HttpResponse:
         )
         return render(request, "handoffs/inbox.html", context | {"confirm_deletion": confirm})
     try:
-        require_online(request.user)
         services.delete_conversation_messages(conversation=handoff.conversation, agent=request.user)
-    except HandoffError as error:
+    except REFUSALS as error:
         return _refusal(request, handoff, error)
     return _panel_response(request, handoff)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from agents.errors import AgentOffline
+
 
 class HandoffError(Exception):
     """A request the state machine refuses."""
@@ -22,11 +24,6 @@ class AlreadyAssigned(IllegalTransition):
         self.agent_name = agent_name
         super().__init__(handoff_id, "assigned", "assigned")
         self.args = (f"{agent_name} already took handoff #{handoff_id}.",)
-
-
-class AgentOffline(HandoffError):
-    def __init__(self) -> None:
-        super().__init__("Go online to do this.")
 
 
 class NotYourHandoff(HandoffError):
@@ -57,3 +54,7 @@ class ConversationStillActive(ConversationDeletionRefused):
         super().__init__(
             f"Handoff #{handoff_id} is still open: resolve it before deleting the conversation."
         )
+
+
+# What an agent's action may be refused with: each view shows the message to the agent.
+REFUSALS = (HandoffError, AgentOffline)

@@ -130,7 +130,6 @@ def page_ids(*, agent, inbox_filter: InboxFilter, limit: int) -> list[int]:
 class InboxPage:
     handoffs: list[Handoff]
     next_cursor: str | None
-    read_at: dict[int, datetime]
 
     def __iter__(self):
         return iter(self.handoffs)
@@ -162,7 +161,7 @@ def inbox_page(*, agent, inbox_filter: InboxFilter, size: int = PAGE_SIZE) -> In
         last_read = read_at.get(handoff.conversation_id)
         handoff.read_at = last_read
         handoff.unread = last_read is None or last_read < handoff.last_activity_at
-    return InboxPage(handoffs=rows, next_cursor=next_cursor, read_at=read_at)
+    return InboxPage(handoffs=rows, next_cursor=next_cursor)
 
 
 def all_labels() -> list[Label]:

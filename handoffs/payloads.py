@@ -1,11 +1,12 @@
-"""JSON shapes of the bot API and of webhook events (the contract in DESIGN.md)."""
+"""JSON shapes of the bot API and of webhook events: a contract bots rely on, so a field is
+added, never renamed or removed."""
 
 from __future__ import annotations
 
 from agents.models import display_name
-from conversations.events import absolute_url, isoformat
 from conversations.models import Message
 from handoffs.models import Handoff
+from webhooks.events import absolute_url, isoformat
 
 
 def agent_json(user) -> dict | None:

@@ -1,26 +1,29 @@
-"""The handoff state machine: one function per transition, each transactional and race-safe.
+"""The handoff state machine: one function per transition, each transactional and race-safe,
+and the messages and notes written around it.
 
 pending -> assigned -> resolved; pending|assigned -> rejected; pending -> expired.
-Events (outbox rows) are written in the same transaction; live pushes run after commit.
+Events (outbox rows) are written in the same transaction; live pushes and announcements
+(handoffs.signals) run after commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from agents.models import display_name
 from agents.services import require_online
-from conversations.events import record_event
-from conversations.models import Bot, Conversation, Message
+from conversations.models import Bot, Conversation, Message, Note
 from conversations.services import ensure_conversation, preview
 from conversations.text import check_storable
-from handoffs import live
+from handoffs import live, signals
 from handoffs.errors import (
     AlreadyAssigned,
     ConversationDeletionDisabled,
@@ -31,6 +34,8 @@ from handoffs.errors import (
 )
 from handoffs.models import ConversationDeletion, Handoff, HandoffRead, Label, SystemMessage
 from handoffs.payloads import handoff_json, message_json
+from hitlnext_project.shared.push import announce
+from webhooks.events import record_event
 
 Status = Handoff.Status
 
@@ -56,6 +61,29 @@ def _lock_conversation(conversation_id: int) -> None:
     ).get()
 
 
+def _announce_handoff_changed(handoff_id: int) -> None:
+    transaction.on_commit(
+        partial(announce, signals.handoff_changed, sender=Handoff, handoff_id=handoff_id)
+    )
+
+
+def _announce_message_added(
+    message: Message, *, with_row: bool = False, webchat: bool | None = None
+) -> None:
+    # with_row: the row as inserted, its conversation and user loaded, goes along so that
+    # listeners render it without reading it back.
+    transaction.on_commit(
+        partial(
+            announce,
+            signals.message_added,
+            sender=Message,
+            message_id=message.pk,
+            message=message if with_row else None,
+            webchat=webchat,
+        )
+    )
+
+
 def _emit_handoff_event(handoff: Handoff, type: str, **extra) -> None:
     record_event(
         bot=handoff.bot,
@@ -63,7 +91,7 @@ def _emit_handoff_event(handoff: Handoff, type: str, **extra) -> None:
         data={"handoff": handoff_json(handoff), **extra},
         conversation=handoff.conversation,
     )
-    transaction.on_commit(partial(live.handoff_changed, handoff.pk))
+    _announce_handoff_changed(handoff.pk)
 
 
 def _add_outbound_message(handoff: Handoff, *, direction: str, text: str, author=None) -> Message:
@@ -84,7 +112,7 @@ def _add_outbound_message(handoff: Handoff, *, direction: str, text: str, author
         data={"message": message_json(message)},
         conversation=handoff.conversation,
     )
-    transaction.on_commit(partial(live.message_added, message.pk))
+    _announce_message_added(message)
     return message
 
 
@@ -191,6 +219,97 @@ def _import_history(conversation: Conversation, history: Iterable[dict]) -> None
     if rows:
         rows.sort(key=lambda m: m.created_at)
         Message.objects.bulk_create(rows)
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    message: Message
+    created: bool
+    handoff: Handoff | None
+
+
+def relay_message(
+    *,
+    bot: Bot,
+    conversation_id: str,
+    user_id: str,
+    channel: str,
+    external_id: str,
+    direction: str,
+    text: str,
+    payload: dict | None = None,
+    created_at: datetime | None = None,
+) -> RelayResult:
+    """Store one message the bot saw (the user's or its own) and show it to agents.
+
+    Idempotent on the bot's message id: sending it again stores nothing twice.
+    """
+    with transaction.atomic():
+        conversation = ensure_conversation(
+            bot=bot,
+            conversation_id=conversation_id,
+            user_id=user_id,
+            channel=channel,
+            # Read with the locked conversation: whether a handoff is active and whether this
+            # message id is already stored (each at most one row: unique constraints).
+            annotations={
+                "active_handoff_pk": Subquery(
+                    Handoff.objects.filter(
+                        conversation=OuterRef("pk"), status__in=Handoff.ACTIVE
+                    ).values("pk")[:1]
+                ),
+                "same_message_pk": Subquery(
+                    Message.objects.filter(
+                        conversation=OuterRef("pk"), external_id=external_id
+                    ).values("pk")[:1]
+                ),
+            },
+        )
+        if not hasattr(conversation, "active_handoff_pk"):  # created just now, or raced
+            active = conversation.handoffs.filter(status__in=Handoff.ACTIVE).first()
+            existing = conversation.messages.filter(external_id=external_id).first()
+        else:
+            active_pk, same_pk = conversation.active_handoff_pk, conversation.same_message_pk
+            active = conversation.handoffs.get(pk=active_pk) if active_pk is not None else None
+            existing = conversation.messages.get(pk=same_pk) if same_pk is not None else None
+        if existing is not None:
+            return RelayResult(message=existing, created=False, handoff=active)
+        message = Message.objects.create(
+            conversation=conversation,
+            handoff=active,
+            external_id=external_id,
+            direction=direction,
+            text=text,
+            payload=payload or {},
+            created_at=created_at or timezone.now(),
+        )
+        now = timezone.now()
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
+        if active is not None and direction == Message.Direction.INCOMING:
+            Handoff.objects.filter(pk=active.pk).update(
+                last_user_message=preview(message), last_activity_at=now
+            )
+            # Only the inbox item (preview, time, unread) changed: not the status, the head,
+            # the labels, nor what the web chat visitor sees of the handoff.
+            transaction.on_commit(partial(live.inbox_item_changed, active.pk))
+        # The message as inserted, with the conversation and user loaded above: the push
+        # renders it without reading it back (a relayed message has no author to load).
+        _announce_message_added(message, with_row=True, webchat=bot.is_webchat)
+    return RelayResult(message=message, created=True, handoff=active)
+
+
+def add_note(*, handoff: Handoff, author, text: str) -> Note:
+    """A note on the handoff's conversation; later handoffs of it show it too."""
+    text = check_storable(text.strip())
+    if not text:
+        raise ValueError("Write a note first.")
+    require_online(author)
+    with transaction.atomic():
+        note = Note.objects.create(
+            conversation_id=handoff.conversation_id, handoff=handoff, author=author, text=text
+        )
+        transaction.on_commit(partial(live.note_added, note.pk))
+    return note
 
 
 def assign_handoff(*, handoff: Handoff, agent) -> Handoff:
@@ -321,6 +440,7 @@ def delete_conversation_messages(*, conversation: Conversation, agent) -> Conver
     """
     if not settings.HITLNEXT_ENABLE_CONVERSATION_DELETION:
         raise ConversationDeletionDisabled()
+    require_online(agent)
     with transaction.atomic():
         # The same row lock ensure_conversation takes: a handoff or message arriving for this
         # conversation waits until the deletion commits, and we see any handoff it committed.
@@ -342,7 +462,7 @@ def delete_conversation_messages(*, conversation: Conversation, agent) -> Conver
             message_count=count,
         )
         for handoff_id in handoff_ids:
-            transaction.on_commit(partial(live.handoff_changed, handoff_id))
+            _announce_handoff_changed(handoff_id)
         transaction.on_commit(partial(live.conversation_deleted, conversation.pk))
     return deletion
 

@@ -18,7 +18,7 @@ from django_htmx.http import reswap, retarget
 
 from handoffs import services
 from handoffs.contact import contact_context
-from handoffs.errors import AgentOffline, HandoffError, NotYourHandoff
+from handoffs.errors import REFUSALS, AgentOffline, HandoffError, NotYourHandoff
 from handoffs.inbox import STATUS_FILTERS, InboxFilter, all_labels, inbox_page
 from handoffs.live import render_messages_push
 from handoffs.models import Handoff
@@ -130,7 +130,7 @@ def assign(request: HttpRequest, handoff_id: int) -> HttpResponse:
     handoff = _get_handoff_for_agent(request, handoff_id)
     try:
         handoff = services.assign_handoff(handoff=handoff, agent=request.user)
-    except HandoffError as error:
+    except REFUSALS as error:
         return _refusal(request, handoff, error)
     return _panel_response(request, handoff)
 
@@ -141,7 +141,7 @@ def resolve(request: HttpRequest, handoff_id: int) -> HttpResponse:
     handoff = _get_handoff_for_agent(request, handoff_id)
     try:
         handoff = services.resolve_handoff(handoff=handoff, agent=request.user)
-    except HandoffError as error:
+    except REFUSALS as error:
         return _refusal(request, handoff, error)
     return _panel_response(request, handoff)
 
@@ -157,7 +157,7 @@ def send(request: HttpRequest, handoff_id: int) -> HttpResponse:
         )
     except ValueError as error:
         return _refusal(request, handoff, str(error), status=422)
-    except HandoffError as error:
+    except REFUSALS as error:
         return _refusal(request, handoff, error)
     if not request.htmx:
         return redirect("handoff", handoff.pk)
@@ -172,7 +172,11 @@ def _panel_response(request: HttpRequest, handoff: Handoff) -> HttpResponse:
 
 
 def _refusal(
-    request: HttpRequest, handoff: Handoff, error: HandoffError | str, *, status: int | None = None
+    request: HttpRequest,
+    handoff: Handoff,
+    error: HandoffError | AgentOffline | str,
+    *,
+    status: int | None = None,
 ) -> HttpResponse:
     """A refused action as a visible message: 403 (offline, not yours), 409 (state), 422."""
     if status is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from conversations.webchat_consumers import VisitorConsumer
 from handoffs.consumers import AgentConsumer
+from webchat.consumers import VisitorConsumer
 
 websocket_urlpatterns: list = [
     path("ws/chat/", VisitorConsumer.as_asgi()),

@@ -83,9 +83,16 @@ INSTALLED_APPS = [
     "template_partials",
     "ninja",
     "csp",
+    # The apps, lowest layer first: each may import only those listed before it (the
+    # import-linter contract in pyproject.toml).
     "conversations",
-    "handoffs",
+    "webhooks",
     "agents",
+    "handoffs",
+    "routing",
+    "api",
+    "webchat",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -157,7 +164,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             # channels_redis's layer on a pool that waits for a free connection (see there).
-            "BACKEND": "hitlnext_project.channel_layer.RedisChannelLayer",
+            "BACKEND": "hitlnext_project.shared.channel_layer.RedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s a
                 # consumer's idle BZPOPMIN blocks for: the read lost that race and idle sockets
@@ -288,14 +295,14 @@ LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
 # --- Hardening: cache, abuse limits, webhook destinations, encryption at rest ---------------
 from redis import exceptions as redis_exceptions  # noqa: E402
 
-from hitlnext_project.ratelimit import parse_rate  # noqa: E402
+from hitlnext_project.shared.ratelimit import parse_rate  # noqa: E402
 
 # The cache holds rate-limit counters: in Redis when REDIS_URL is set, so a limit holds across
 # every Daphne process; in process memory for the embedded single process.
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "hitlnext_project.cache.RedisCache",  # one client per process
+            "BACKEND": "hitlnext_project.shared.cache.RedisCache",  # one client per process
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("HITLNEXT_REDIS_PREFIX", "hitlnext"),
             # A Redis outage must cost a request a second at most (limits then fail open).

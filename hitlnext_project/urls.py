@@ -26,8 +26,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("conversations.api_urls")),
-    path("chat/", include("conversations.webchat_urls")),
+    path("api/v1/", include("api.urls")),
+    path("chat/", include("webchat.urls")),
     path("", include("agents.urls")),
     path("", include("handoffs.urls")),
     # Uploaded avatars. Served by Django itself (small, few); a balancer may take over.

@@ -186,7 +186,7 @@ def test_an_offline_agent_cannot_write(name, data, bot, offline_agent):
 
 
 @pytest.mark.django_db
-# Notes are the team's, any online agent may add one (DESIGN: contact details); the messages
+# Notes are the team's, any online agent may add one (as in Botpress); the messages
 # and the handoff's fate belong to its assignee.
 @pytest.mark.parametrize(
     ("name", "data"), [w for w in WRITES if w[0] not in {"handoff_assign", "handoff_notes"}]

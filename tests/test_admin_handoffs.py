@@ -6,7 +6,6 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import AgentProfile
-from conversations.models import Event
 from handoffs.models import ConversationDeletion, Handoff, Label, SystemMessage
 from tests.factories import (
     ConversationFactory,
@@ -15,6 +14,7 @@ from tests.factories import (
     LabelFactory,
     UserFactory,
 )
+from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,11 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from conversations.models import Conversation, EndUser, Event, IdempotencyRecord, Message
+from api.models import IdempotencyRecord
+from conversations.models import Conversation, EndUser, Message
 from handoffs.models import Handoff
 from tests.api_support import BotApi, handoff_body, message_body
+from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

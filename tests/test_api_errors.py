@@ -9,7 +9,7 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.test import RequestFactory
 
-from conversations.api import api as ninja_api
+from api.endpoints import api as ninja_api
 from conversations.models import Message
 from hitlnext_project.asgi import application
 from tests.api_support import BotApi, assert_error, message_body
@@ -144,7 +144,7 @@ def test_unknown_paths_under_the_api_are_json_404(api, method, path):
 def test_a_server_error_is_json_500_and_logged(caplog):
     request = RequestFactory().post("/api/v1/handoffs")
 
-    with caplog.at_level(logging.ERROR, logger="conversations.api"):
+    with caplog.at_level(logging.ERROR, logger="api.endpoints"):
         response = ninja_api.on_exception(request, RuntimeError("database on fire"))
 
     assert_error(response, 500)

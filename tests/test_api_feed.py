@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from conversations.models import Event
 from handoffs import services
 from handoffs.models import Handoff
 from tests.api_support import BotApi, assert_error, handoff_body
 from tests.factories import HandoffFactory, UserFactory
+from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db
 

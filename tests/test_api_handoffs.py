@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
-from conversations.models import Event, Message
+from conversations.models import Message
 from handoffs import services
 from handoffs.models import Handoff
 from tests.api_support import BotApi, assert_error, handoff_body
 from tests.factories import HandoffFactory, LabelFactory
+from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -7,11 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversations.idempotency import prune_idempotency_records
-from conversations.models import Event, IdempotencyRecord, Message
+from api.idempotency import prune_idempotency_records
+from api.models import IdempotencyRecord
+from conversations.models import Message
 from handoffs.models import Handoff
 from tests.api_support import BotApi, assert_error, handoff_body, message_body
 from tests.factories import LabelFactory
+from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from handoffs.models import Handoff
-from hitlnext_project.ratelimit import hit, parse_rate
+from hitlnext_project.shared.ratelimit import hit, parse_rate
 from tests.api_support import BotApi, assert_error, handoff_body
 
 # 30 s into a minute, so a 60 s window has 30 s left.

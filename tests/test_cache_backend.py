@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hitlnext_project.cache import RedisCache
+from hitlnext_project.shared.cache import RedisCache
 
 PARAMS = {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
 

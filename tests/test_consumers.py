@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from agents.models import AgentProfile
 from agents.services import set_online
-from conversations.services import relay_message
 from handoffs import services
 from handoffs.consumers import CATCH_UP_LIMIT, conversation_state
 from handoffs.models import HandoffRead
+from handoffs.services import relay_message
 from hitlnext_project.asgi import application
 from tests.factories import HandoffFactory, MessageFactory
 

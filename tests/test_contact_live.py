@@ -10,8 +10,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from conversations.services import add_note
 from handoffs import services
+from handoffs.services import add_note
 from hitlnext_project.asgi import application
 from tests.factories import LabelFactory
 

@@ -12,7 +12,11 @@ import time_machine
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.delivery import (
+from conversations.models import Bot
+from handoffs.services import start_handoff
+from tests.factories import BotFactory, ConversationFactory
+from tests.webhooks import Reply, WebhookReceiver, verify
+from webhooks.delivery import (
     Outcome,
     backoff,
     claim_due,
@@ -21,11 +25,8 @@ from conversations.delivery import (
     record_outcome,
     retry_deliveries,
 )
-from conversations.events import record_event
-from conversations.models import Bot, Delivery, Event
-from handoffs.services import start_handoff
-from tests.factories import BotFactory, ConversationFactory
-from tests.webhooks import Reply, WebhookReceiver, verify
+from webhooks.events import record_event
+from webhooks.models import Delivery, Event
 
 pytestmark = pytest.mark.django_db
 
@@ -351,7 +352,7 @@ def test_errors_and_logs_never_show_url_credentials_or_the_secret(receiver, capl
 
 
 def test_error_text_echoing_credentials_is_masked():
-    from conversations.delivery import _safe_error
+    from webhooks.delivery import _safe_error
 
     bot = BotFactory(webhook_url="https://me:pa55word@example.com/h?key=k3y")
     text = f"boom at https://me:pa55word@example.com/h?key=k3y with {bot.webhook_secret}"

@@ -8,11 +8,11 @@ from collections import Counter, defaultdict
 import pytest
 from django.db import connection, transaction
 
-from conversations.events import record_event
-from conversations.models import Delivery, Event
 from tests.factories import BotFactory, ConversationFactory
 from tests.webhooks import Reply, WebhookReceiver
 from tests.workers import start_worker, stop, wait_for
+from webhooks.events import record_event
+from webhooks.models import Delivery, Event
 
 pytestmark = [
     pytest.mark.skipif(

@@ -1,7 +1,7 @@
 """examples/example_bot.py, run as its own process against a live hitlnext server.
 
 The bot speaks to the API over HTTP and receives real signed webhooks from the worker, which
-this test drives one pass at a time (conversations.worker.run_once).
+this test drives one pass at a time (webhooks.worker.run_once).
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conversations.delivery import retry_deliveries
-from conversations.models import Conversation, Delivery, Message
-from conversations.signing import signature
-from conversations.worker import run_once
+from conversations.models import Conversation, Message
 from handoffs import services as handoff_services
 from handoffs.models import Handoff
 from tests.factories import BotFactory, UserFactory
+from webhooks.delivery import retry_deliveries
+from webhooks.models import Delivery
+from webhooks.signing import signature
+from webhooks.worker import run_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

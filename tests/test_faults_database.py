@@ -13,13 +13,14 @@ import psycopg
 import pytest
 from django.db import OperationalError, connection, transaction
 
-from conversations.events import record_event
-from conversations.models import Conversation, Delivery, EndUser, Event
+from conversations.models import Conversation, EndUser
 from handoffs.models import Handoff
 from tests.api_support import BotApi, assert_error, handoff_body
 from tests.factories import BotFactory, ConversationFactory
 from tests.webhooks import WebhookReceiver
 from tests.workers import BASE_DIR, current_database_url, stop, wait_for
+from webhooks.events import record_event
+from webhooks.models import Delivery, Event
 
 
 @pytest.fixture

@@ -20,12 +20,12 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.test import override_settings
 
-from conversations.models import Delivery
 from handoffs.live import INBOX_GROUP
 from handoffs.models import Handoff
 from handoffs.services import start_handoff
-from hitlnext_project.channel_layer import RedisChannelLayer as ProjectLayer
+from hitlnext_project.shared.channel_layer import RedisChannelLayer as ProjectLayer
 from tests.factories import BotFactory
+from webhooks.models import Delivery
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),

@@ -12,11 +12,11 @@ import pytest
 from django.db import transaction
 from django.test import override_settings
 
-from conversations.delivery import deliver_due
-from conversations.events import record_event
-from conversations.models import Delivery, Event
 from tests.factories import BotFactory
 from tests.webhooks import Reply, WebhookReceiver
+from webhooks.delivery import deliver_due
+from webhooks.events import record_event
+from webhooks.models import Delivery, Event
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from conversations.events import record_event
-from conversations.models import Event
 from tests.api_support import BotApi
+from webhooks.events import record_event
+from webhooks.models import Event
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -6,11 +6,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from conversations.models import Event, Message
-from conversations.services import relay_message
+from agents.errors import AgentOffline
+from conversations.models import Message
 from handoffs import services
-from handoffs.errors import AgentOffline, AlreadyAssigned, IllegalTransition, NotYourHandoff
+from handoffs.errors import AlreadyAssigned, IllegalTransition, NotYourHandoff
 from handoffs.models import Handoff
+from handoffs.services import relay_message
+from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db
 
@@ -148,7 +150,7 @@ def test_agent_text_that_cannot_be_stored_is_refused_clearly(bot, agent):
     services.assign_handoff(handoff=handoff, agent=agent)
     with pytest.raises(ValueError, match="cannot be stored"):
         services.send_agent_message(handoff=handoff, agent=agent, text="a\x00b")
-    from conversations.services import add_note
+    from handoffs.services import add_note
 
     with pytest.raises(ValueError, match="cannot be stored"):
         add_note(handoff=handoff, author=agent, text="note \x00")

@@ -9,7 +9,7 @@ import time_machine
 from django.core.cache import cache
 from django.test import Client
 
-from hitlnext_project.ratelimit import parse_rate
+from hitlnext_project.shared.ratelimit import parse_rate
 
 PASSWORD = "correct-horse-battery"
 LOCKED = "Too many failed attempts. Try again in"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conversations.services import relay_message
 from handoffs import services
+from handoffs.services import relay_message
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from conversations.models import Message, Note
-from conversations.retention import plan_purge, purge_messages
 from handoffs import services
+from handoffs.retention import plan_purge, purge_messages
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +97,7 @@ def test_export_of_unknown_user_is_a_clear_error(bot):
 
 
 def test_worker_applies_the_retention_setting(old_and_recent, settings, monkeypatch):
-    from conversations import worker
+    from webhooks import worker
 
     old, recent, _ = old_and_recent
     settings.HITLNEXT_RETENTION_DAYS = 30
@@ -108,8 +108,8 @@ def test_worker_applies_the_retention_setting(old_and_recent, settings, monkeypa
 
 
 def test_old_events_are_pruned_unless_their_webhook_is_pending(bot, other_bot):
-    from conversations.events import prune_events
-    from conversations.models import Delivery, Event
+    from webhooks.events import prune_events
+    from webhooks.models import Delivery, Event
 
     bot.webhook_url = "http://127.0.0.1:9/hook"
     bot.save()

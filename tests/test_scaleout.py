@@ -31,11 +31,11 @@ from django.db import connection
 from django.test import Client
 from websockets.sync.client import ClientConnection, connect
 
-from conversations.models import Delivery, Event
 from handoffs.models import Handoff
 from tests.factories import BotFactory, UserFactory
 from tests.webhooks import Reply, WebhookReceiver
 from tests.workers import current_database_url
+from webhooks.models import Delivery, Event
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DAPHNE = Path(sys.executable).with_name("daphne")

@@ -15,11 +15,12 @@ from django.db import connection, transaction
 from django.test import override_settings
 
 from conversations import crypto
-from conversations.delivery import deliver_due
-from conversations.events import record_event
-from conversations.models import Bot, Delivery
+from conversations.models import Bot
 from tests.factories import BotFactory
 from tests.webhooks import WebhookReceiver, verify
+from webhooks.delivery import deliver_due
+from webhooks.events import record_event
+from webhooks.models import Delivery
 
 pytestmark = pytest.mark.django_db
 

@@ -16,16 +16,16 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from conversations.delivery import deliver_due
 from tests.api_support import BotApi, handoff_body, message_body
 from tests.webhooks import Reply, WebhookReceiver
 from tests.workers import BASE_DIR
+from webhooks.delivery import deliver_due
 
 HOST = "inbox.example.com"
 
 
 def production_env(tmp_path, **extra: str) -> dict[str, str]:
-    """DEBUG off, SECRET_KEY and ALLOWED_HOSTS: what DESIGN.md promises is enough."""
+    """DEBUG off, SECRET_KEY and ALLOWED_HOSTS: the README promises that is enough."""
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),

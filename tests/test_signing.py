@@ -7,10 +7,10 @@ import pytest
 import time_machine
 from django.db import transaction
 
-from conversations import signing
-from conversations.events import record_event
 from tests.factories import BotFactory
 from tests.webhooks import verify
+from webhooks import signing
+from webhooks.events import record_event
 
 pytestmark = pytest.mark.django_db
 

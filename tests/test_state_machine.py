@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from conversations.models import Event
-from conversations.services import relay_message
 from handoffs import services
-from handoffs.errors import HandoffError
+from handoffs.errors import REFUSALS
 from handoffs.models import Handoff, Label
+from handoffs.services import relay_message
 from tests.factories import BotFactory, LabelFactory, UserFactory
+from webhooks.models import Event
 
 TERMINAL = set(Handoff.TERMINAL)
 CONVERSATIONS = ["th-a", "th-b", "th-c"]
@@ -92,7 +92,7 @@ class HandoffMachine(RuleBasedStateMachine):
         allowed = legal(handoff)
         try:
             action(handoff)
-        except HandoffError:
+        except REFUSALS:
             assert not allowed, f"{event} refused from {before}"
             handoff.refresh_from_db()
             assert handoff.status == before

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from conversations.models import Event, Note
+from conversations.models import Note
 from handoffs.models import ConversationDeletion, Handoff
 from handoffs.naming import generated_name
 from tests.factories import (
@@ -18,6 +18,7 @@ from tests.factories import (
     MessageFactory,
     MessageTemplateFactory,
 )
+from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -14,13 +14,16 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 from django.utils import timezone
 
-from conversations import webchat, webchat_live
-from conversations.models import Bot, Conversation, Delivery, Event, Message
-from conversations.services import relay_message
+from conversations.models import Bot, Conversation, Message
 from handoffs import services as handoff_services
 from handoffs.models import Handoff
+from handoffs.services import relay_message
 from hitlnext_project.asgi import application
 from tests.factories import BotFactory, UserFactory
+from webchat import live as webchat_live
+from webchat import services as webchat
+from webchat import visitors
+from webhooks.models import Delivery, Event
 
 VISITOR_A = "visitor-aaaaaaaaaaaaaaaa"
 VISITOR_B = "visitor-bbbbbbbbbbbbbbbb"
@@ -29,7 +32,7 @@ VISITOR_B = "visitor-bbbbbbbbbbbbbbbb"
 def make_session(visitor_id: str | None) -> str:
     session = SessionStore()
     if visitor_id is not None:
-        session[webchat.SESSION_KEY] = visitor_id
+        session[visitors.SESSION_KEY] = visitor_id
     session.save()
     return session.session_key
 
@@ -97,9 +100,9 @@ async def test_socket_without_a_visitor_session_is_refused():
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_socket_refuses_a_forged_or_tampered_token():
-    payload, rest = webchat.visitor_token(VISITOR_A).split(":", 1)
+    payload, rest = visitors.visitor_token(VISITOR_A).split(":", 1)
     # B's id with A's timestamp and signature.
-    forged = webchat.visitor_token(VISITOR_B).split(":", 1)[0] + ":" + rest
+    forged = visitors.visitor_token(VISITOR_B).split(":", 1)[0] + ":" + rest
     assert forged.split(":", 1)[0] != payload
     for bad in (forged, "not-a-token", VISITOR_A):
         _, connected, code = await visitor_socket(path=f"/ws/chat/?t={bad}", cookie=False)
@@ -111,7 +114,7 @@ async def test_socket_refuses_a_forged_or_tampered_token():
 async def test_socket_accepts_the_signed_token_when_the_cookie_is_withheld():
     # A cross-site iframe gets no session cookie; the page's signed token identifies it.
     await database_sync_to_async(webchat.post_visitor_message)(visitor_id=VISITOR_A, text="hi")
-    token = webchat.visitor_token(VISITOR_A)
+    token = visitors.visitor_token(VISITOR_A)
     comm, connected, _ = await visitor_socket(path=f"/ws/chat/?t={token}", cookie=False)
     assert connected
     assert ">hi</p>" in await comm.receive_from()
@@ -177,7 +180,7 @@ async def test_another_bots_conversation_with_the_same_user_id_never_reaches_the
         other = BotFactory(name="Elsewhere")
         relay_message(
             bot=other,
-            conversation_id=webchat.conversation_external_id(VISITOR_A),
+            conversation_id=visitors.conversation_external_id(VISITOR_A),
             user_id=VISITOR_A,
             channel="web",
             external_id="x1",
@@ -423,19 +426,19 @@ async def test_markup_in_visitor_text_and_agent_names_is_escaped():
 def test_chat_page_gives_an_anonymous_visitor_an_id_and_shows_only_their_messages(client):
     response = client.get("/chat/")
     assert response.status_code == 200
-    visitor_id = client.session[webchat.SESSION_KEY]
-    assert webchat.is_visitor_id(visitor_id)
+    visitor_id = client.session[visitors.SESSION_KEY]
+    assert visitors.is_visitor_id(visitor_id)
     webchat.post_visitor_message(visitor_id=visitor_id, text="my own words")
     webchat.post_visitor_message(visitor_id=VISITOR_B, text="someone else's words")
 
     page = client.get("/chat/").content.decode()
 
-    assert client.session[webchat.SESSION_KEY] == visitor_id
+    assert client.session[visitors.SESSION_KEY] == visitor_id
     assert "my own words" in page
     assert "someone else" not in page
     assert 'ws-connect="/ws/chat/?t=' in page
     token = unquote(page.split("?t=")[1].split('"')[0])
-    assert webchat.visitor_from_token(token) == visitor_id
+    assert visitors.visitor_from_token(token) == visitor_id
 
 
 @pytest.mark.django_db

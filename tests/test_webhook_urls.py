@@ -15,14 +15,15 @@ from django.db import transaction
 from django.test import override_settings
 from django.urls import reverse
 
-from conversations import delivery as delivery_module
 from conversations import webhook_urls
-from conversations.delivery import deliver_due
-from conversations.events import record_event
-from conversations.models import Bot, Delivery, Event
+from conversations.models import Bot
 from conversations.webhook_urls import is_public, pin, redact_url, unredact_url
 from tests.factories import BotFactory, UserFactory
 from tests.webhooks import WebhookReceiver, verify
+from webhooks import delivery as delivery_module
+from webhooks.delivery import deliver_due
+from webhooks.events import record_event
+from webhooks.models import Delivery, Event
 
 pytestmark = pytest.mark.django_db
 

@@ -10,13 +10,13 @@ import time_machine
 from django.utils import timezone
 
 from agents.models import AgentProfile
-from conversations.models import Delivery
-from conversations.worker import run_once
 from handoffs.models import Handoff
 from handoffs.services import start_handoff
 from tests.factories import BotFactory
 from tests.webhooks import Reply, WebhookReceiver
 from tests.workers import start_worker, stop, wait_for
+from webhooks.models import Delivery
+from webhooks.worker import run_once
 
 # run_once closes stale connections like a real worker does, which a test wrapped in one
 # transaction would not survive: these tests commit for real.

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class WebchatConfig(AppConfig):
+    name = "webchat"
+    verbose_name = "Web chat"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from handoffs import signals
+        from webchat import live
+
+        # What a bot would receive as webhooks goes to the visitor's socket instead.
+        signals.handoff_changed.connect(live.visitor_handoff_changed, dispatch_uid="webchat")
+        signals.message_added.connect(live.visitor_message_added, dispatch_uid="webchat")

@@ -1,0 +1,160 @@
+"""The built-in web chat channel: a bot like any other, whose user is an anonymous visitor.
+
+The visitor's identity is a random id kept in the server-side session (never chosen by the
+client). Its conversation is "web-<visitor id>" of the "Web chat" bot, stored and handed off
+through the same services as API-driven conversations; what the bot would receive as webhooks
+goes straight to the visitor's socket instead (webchat/live.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from conversations.models import Bot, Conversation, Message
+from conversations.services import ensure_conversation
+from conversations.text import UNSTORABLE
+from handoffs.models import Handoff
+from handoffs.services import relay_message, start_handoff
+from webchat.visitors import conversation_external_id
+
+WEBCHAT_BOT_NAME = "Web chat"
+CHANNEL = "web"
+MAX_TEXT_LENGTH = 2000
+# A visitor may send RATE_LIMIT messages per RATE_WINDOW. Counted in the database (the
+# visitor's stored messages), so it holds across any number of server processes.
+RATE_LIMIT = 10
+RATE_WINDOW = timedelta(seconds=10)
+CATCH_UP_COUNT = 50
+BOT_REPLY = 'I\'m the hitlnext demo bot. Press "Talk to a person" to reach an agent.'
+
+
+class VisitorError(Exception):
+    """Input the visitor must correct; the message is shown to them as is."""
+
+
+def get_webchat_bot() -> Bot:
+    """The built-in "Web chat" bot, created on first use.
+
+    Its API key is discarded (nothing calls the API as this bot) and it has no webhook URL:
+    record_event never queues deliveries for it.
+    """
+    bot = Bot.objects.filter(is_webchat=True).first()
+    if bot is not None:
+        return bot
+    bot = Bot(name=WEBCHAT_BOT_NAME, is_webchat=True)
+    bot.set_new_api_key()
+    bot.set_new_webhook_secret()
+    try:
+        with transaction.atomic():
+            bot.save()
+        return bot
+    except IntegrityError:
+        # Another process created it first, or an ordinary bot already has the name.
+        bot = Bot.objects.filter(is_webchat=True).first()
+        if bot is None:
+            raise RuntimeError(
+                f'A bot named "{WEBCHAT_BOT_NAME}" exists but is not the web chat channel: '
+                "rename it in the admin."
+            ) from None
+        return bot
+
+
+def find_conversation(visitor_id: str) -> Conversation | None:
+    return (
+        Conversation.objects.filter(
+            bot__is_webchat=True, external_id=conversation_external_id(visitor_id)
+        )
+        .select_related("end_user")
+        .first()
+    )
+
+
+def latest_handoff(conversation: Conversation | None) -> Handoff | None:
+    """The visitor's current (or last) handoff: at most one is active, and it is the newest."""
+    if conversation is None:
+        return None
+    return conversation.handoffs.select_related("agent__agent_profile").order_by("-id").first()
+
+
+def recent_messages(conversation: Conversation | None) -> list[Message]:
+    if conversation is None:
+        return []
+    rows = list(
+        conversation.messages.select_related("author__agent_profile").order_by("-id")[
+            :CATCH_UP_COUNT
+        ]
+    )
+    rows.reverse()
+    return rows
+
+
+def clean_text(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise VisitorError("Please type a message.")
+    text = raw.strip()
+    if not text:
+        raise VisitorError("Please type a message.")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise VisitorError(f"Messages are limited to {MAX_TEXT_LENGTH} characters.")
+    if UNSTORABLE.search(text):
+        raise VisitorError("That message contains characters that cannot be sent.")
+    return text
+
+
+@dataclass(frozen=True)
+class VisitorPost:
+    message: Message
+    reply: Message | None
+
+
+def post_visitor_message(*, visitor_id: str, text: str) -> VisitorPost:
+    """Store the visitor's message; the demo bot answers it unless a handoff is active."""
+    text = clean_text(text)
+    bot = get_webchat_bot()
+    ids = {
+        "bot": bot,
+        "conversation_id": conversation_external_id(visitor_id),
+        "user_id": visitor_id,
+        "channel": CHANNEL,
+    }
+    with transaction.atomic():
+        # The conversation row lock makes concurrent sends take turns, so the count below
+        # cannot be raced past from another socket or process.
+        conversation = ensure_conversation(**ids)
+        since = timezone.now() - RATE_WINDOW
+        recent = conversation.messages.filter(
+            direction=Message.Direction.INCOMING, created_at__gte=since
+        ).count()
+        if recent >= RATE_LIMIT:
+            raise VisitorError("You are sending messages too quickly. Please wait a moment.")
+        result = relay_message(
+            **ids,
+            external_id=f"visitor-{secrets.token_hex(8)}",
+            direction=Message.Direction.INCOMING,
+            text=text,
+        )
+    reply = None
+    if result.handoff is None:
+        reply = relay_message(
+            **ids,
+            external_id=f"bot-{secrets.token_hex(8)}",
+            direction=Message.Direction.OUTGOING,
+            text=BOT_REPLY,
+        ).message
+    return VisitorPost(message=result.message, reply=reply)
+
+
+def request_person(*, visitor_id: str, language: str | None = None) -> tuple[Handoff, bool]:
+    """ "Talk to a person": the same handoff service the bot API uses."""
+    return start_handoff(
+        bot=get_webchat_bot(),
+        conversation_id=conversation_external_id(visitor_id),
+        user_id=visitor_id,
+        channel=CHANNEL,
+        language=language,
+    )

@@ -1,0 +1,95 @@
+"""The ops console for the outbox: events and their webhook deliveries ("Retry now")."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from hitlnext_project.shared.admin import ReadOnlyAdmin
+from webhooks.delivery import retry_deliveries
+from webhooks.models import Delivery, Event
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "event_type",
+        "bot",
+        "conversation_ref",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_try",
+        "delivered_at",
+    )
+    list_filter = ("status", "bot")
+    search_fields = ("event__public_id",)
+    list_select_related = ("event", "bot", "conversation")
+    readonly_fields = (
+        "event_link",
+        "bot",
+        "conversation",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_attempt_at",
+        "last_status_code",
+        "last_error",
+        "delivered_at",
+        "created_at",
+    )
+    fields = readonly_fields
+    actions = ("retry_now",)
+
+    @admin.display(description="event type", ordering="event__type")
+    def event_type(self, obj: Delivery) -> str:
+        return obj.event.type
+
+    @admin.display(description="conversation", ordering="conversation__external_id")
+    def conversation_ref(self, obj: Delivery) -> str:
+        return obj.conversation.external_id if obj.conversation else "—"
+
+    @admin.display(description="next try", ordering="next_attempt_at")
+    def next_try(self, obj: Delivery):
+        # Only a pending delivery has a next try (a leased one shows the end of its lease).
+        return obj.next_attempt_at if obj.status == Delivery.Status.PENDING else None
+
+    @admin.display(description="event")
+    def event_link(self, obj: Delivery) -> str:
+        return str(obj.event)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("webhooks.change_delivery")
+
+    @admin.action(description="Retry now", permissions=["retry"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        count = retry_deliveries(deliveries=queryset)
+        noun = "delivery" if count == 1 else "deliveries"
+        self.message_user(request, f"{count} {noun} queued to be sent now.")
+        disabled = queryset.filter(bot__webhook_enabled=False).values_list("bot__name", flat=True)
+        for name in sorted(set(disabled)):
+            self.message_user(
+                request,
+                f"The webhook endpoint of “{name}” is disabled: its deliveries wait until it is "
+                "enabled again.",
+                messages.WARNING,
+            )
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "type", "bot", "conversation", "created_at", "delivery_status")
+    list_filter = ("type", "bot")
+    search_fields = ("public_id",)
+    list_select_related = ("bot", "conversation__bot", "delivery")
+    fields = ("public_id", "type", "bot", "conversation", "created_at", "data")
+    readonly_fields = fields
+
+    @admin.display(description="delivery")
+    def delivery_status(self, obj: Event) -> str:
+        try:
+            return obj.delivery.get_status_display()
+        except Delivery.DoesNotExist:
+            return "—"

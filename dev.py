@@ -2,7 +2,7 @@
 """The two commands of hitlnext, needing nothing but python3 >= 3.11:
 
     python3 dev.py run    # install, migrate, demo users, server + worker on 127.0.0.1:8000
-    python3 dev.py test   # install, then the whole test suite
+    python3 dev.py test   # install, then lint, import and type checks and the whole test suite
 
 Both create ./.venv and install the project into it (again only when pyproject.toml changes).
 """
@@ -66,8 +66,28 @@ def ensure_chromium() -> bool:
     return CHROMIUM.exists()
 
 
+def check() -> int:
+    """Lint, formatting, the one-way dependencies between apps, and types."""
+    bin_dir = VENV / "bin"
+    for name, command in (
+        ("ruff (lint)", [str(bin_dir / "ruff"), "check", "."]),
+        ("ruff (format)", [str(bin_dir / "ruff"), "format", "--check", "."]),
+        ("import-linter (apps depend one way)", [str(bin_dir / "lint-imports")]),
+        ("mypy", [str(bin_dir / "mypy")]),
+    ):
+        say(name)
+        code = subprocess.run(command, cwd=ROOT).returncode
+        if code:
+            return code
+    return 0
+
+
 def test(extra: list[str]) -> int:
     ensure_venv()
+    if not extra:  # a chosen subset of tests skips the static checks
+        code = check()
+        if code:
+            return code
     pytest = [str(PYTHON), "-m", "pytest"]
     # Two runs: sync Playwright leaves an event loop behind that breaks pytest-asyncio tests
     # run after it in the same process ("Cannot run the event loop while another loop is

@@ -146,16 +146,19 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "hitlnext.sqlite3",
-            # WAL lets the worker read while Daphne writes; IMMEDIATE takes the write lock at
-            # BEGIN, so two writers queue instead of failing on a lock upgrade.
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
             "TEST": {"NAME": VAR_DIR / "test.sqlite3"},
         }
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Whatever names the file (the default or a sqlite:/// DATABASE_URL): WAL lets the worker
+    # read while Daphne writes; IMMEDIATE takes the write lock at BEGIN, so two writers (the
+    # server and a separate run_worker) queue for up to `timeout` seconds instead of failing
+    # at once on a lock upgrade ("database is locked").
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    } | DATABASES["default"].get("OPTIONS", {})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channel layer --------------------------------------------------------------------------

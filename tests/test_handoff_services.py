@@ -34,7 +34,7 @@ def test_start_handoff_creates_pending_handoff_with_transfer_message(bot):
     assert handoff.conversation.end_user.variables == {"fullName": "Ada"}
     assert event_types(bot) == ["handoff.created", "message.created"]
     system = Message.objects.get(direction=Message.Direction.SYSTEM)
-    assert system.text == "Vous êtes transféré(e) à un agent."
+    assert system.text == "Vous êtes transféré à un agent."
 
 
 def test_second_start_returns_the_active_handoff(bot):

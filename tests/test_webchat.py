@@ -345,7 +345,7 @@ async def test_talk_to_a_person_starts_a_handoff_through_the_handoff_service(mon
 
     await receive_until(visitor, "Waiting for a person")
     # The transfer message, in the language the visitor's browser asked for (fr).
-    await receive_until(visitor, "Vous êtes transféré(e) à un agent.")
+    await receive_until(visitor, "Vous êtes transféré à un agent.")
 
     def check():
         handoff = Handoff.objects.select_related("conversation", "bot").get()

@@ -41,3 +41,39 @@ def test_a_message_or_note_delivered_twice_is_shown_once(
     expect(sent).to_have_count(1)
     expect(note).to_have_count(1)
     assert handoff["status"] == "pending"
+
+
+def test_an_answer_arriving_after_its_push_adds_nothing(
+    browser: Browser, live_server_url, api, agent
+):
+    """The other order: the socket's push shows the message (or note) first, the HTTP answer
+    comes second and must not add it again."""
+    page = agent_page(browser, live_server_url, agent.username)
+    start_handoff(api, 2, "Mary Jackson")
+    messages = open_handoff(page, "Mary Jackson")
+    messages.get_by_role("button", name="Assign to me").click()
+    composer = messages.get_by_role("textbox", name="Message")
+    note_box = page.get_by_role("textbox", name="Add a note")
+    expect(composer).to_be_visible()
+    held: list = []  # (route, the server's answer), fulfilled once the push was shown
+
+    def hold(route):
+        held.append((route, route.fetch()))
+
+    page.route("**/send/", hold)
+    page.route("**/notes/", hold)
+    cases = [
+        (composer, "Pushed first", messages.get_by_role("article")),
+        (note_box, "Noted first", page.locator(".note")),
+    ]
+    for box, text, shown in cases:
+        box.fill(text)
+        box.press("Enter")
+        item = shown.filter(has_text=text)
+        expect(item).to_have_count(1)  # from the push: the answer is still held
+        while not held:
+            page.wait_for_timeout(20)
+        route, answer = held.pop()
+        route.fulfill(response=answer)
+        expect(box).to_have_value("")  # the answer was handled
+        expect(item).to_have_count(1)

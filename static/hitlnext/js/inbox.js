@@ -1,0 +1,121 @@
+/* The inbox list (#inbox-list) and its items (li.inbox-item).
+ *
+ * - Each item shows unread (activity after this agent's read mark), urgent (pending for longer
+ *   than body[data-alert-ms], by the server's clock) and selected (the panel's handoff); this
+ *   is re-checked every 20 s, when the tab comes back and when another panel opens.
+ * - placeItem: an item pushed to every agent (live-updates.js) is updated, inserted in sort
+ *   order or dropped, according to the list's filter (data-statuses, data-labels, data-sort).
+ *   A fresh pending one this page had not seen yet sounds the new-handoff alert.
+ */
+import { currentHandoff, each, me, now, showsConversation } from "./page.js";
+import { send } from "./live-socket.js";
+import { alertNewHandoff } from "./new-handoff-alert.js";
+
+const FRESH_MS = 2 * 60 * 1000;
+const readMarks = {};  // item id -> this agent's read mark, kept when an item leaves the list
+const seen = {};       // item ids this page has already shown or been told about
+
+function decorateItem(item) {
+  const activity = Number(item.dataset.activity || 0);
+  let read = item.dataset.read === undefined ? -1 : Number(item.dataset.read);
+  if (item.dataset.id === currentHandoff() && !document.hidden) {
+    read = activity;
+    item.dataset.read = String(activity);
+  }
+  item.classList.toggle("is-unread", activity > read);
+  const alertMs = Number(document.body.dataset.alertMs || 0);
+  const waited = now() - Number(item.dataset.created || 0);
+  item.classList.toggle("is-urgent", item.dataset.status === "pending" && alertMs > 0 && waited > alertMs);
+  const selected = item.dataset.id === currentHandoff();
+  item.classList.toggle("is-selected", selected);
+  const link = item.querySelector(".inbox-link");
+  if (link) {
+    if (selected) link.setAttribute("aria-current", "true");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+function decorateAll() {
+  document.querySelectorAll(".inbox-item").forEach(decorateItem);
+}
+
+htmx.onLoad(function (elt) {
+  each(elt, ".inbox-item", function (item) {
+    seen[item.id] = true;
+    decorateItem(item);
+  });
+  if (showsConversation(elt)) decorateAll();
+});
+setInterval(decorateAll, 20000);
+document.addEventListener("visibilitychange", function () {
+  if (!document.hidden) decorateAll();
+});
+
+/* --- placing a pushed item ------------------------------------------------------------- */
+function words(value) {
+  return (value || "").split(" ").filter(Boolean);
+}
+
+function category(item) {
+  const status = item.dataset.status;
+  if (status === "pending") return "unassigned";
+  if (status === "assigned") return item.dataset.agent === me() ? "mine" : "others";
+  return status;
+}
+
+function matches(item, list) {
+  if (words(list.dataset.statuses).indexOf(category(item)) === -1) return false;
+  const wanted = words(list.dataset.labels);
+  if (!wanted.length) return true;
+  const own = words(item.dataset.labels);
+  return wanted.some(function (label) { return own.indexOf(label) !== -1; });
+}
+
+function comesBefore(a, b, newest) {
+  let diff = Number(a.dataset.created) - Number(b.dataset.created);
+  if (diff === 0) diff = Number(a.dataset.id) - Number(b.dataset.id);
+  return newest ? diff > 0 : diff < 0;
+}
+
+function insertSorted(list, item) {
+  const items = list.querySelector(".inbox-items");
+  const newest = list.dataset.sort !== "oldest";
+  const others = items.querySelectorAll(":scope > .inbox-item");
+  for (let i = 0; i < others.length; i++) {
+    if (comesBefore(item, others[i], newest)) {
+      items.insertBefore(item, others[i]);
+      return true;
+    }
+  }
+  // After every loaded item: it belongs here only if no further page is left to load.
+  if (items.querySelector(":scope > .inbox-more")) return false;
+  items.appendChild(item);
+  return true;
+}
+
+export function placeItem(item) {
+  const existing = document.getElementById(item.id);
+  const read = existing ? existing.dataset.read : readMarks[item.id];
+  if (read !== undefined) item.dataset.read = read;
+  else delete item.dataset.read;
+  const isNew = !seen[item.id] && item.dataset.status === "pending" &&
+    now() - Number(item.dataset.created) < FRESH_MS;
+  seen[item.id] = true;
+
+  const list = document.getElementById("inbox-list");
+  if (list && matches(item, list)) {
+    let placed = true;
+    if (existing) existing.replaceWith(item);
+    else placed = insertSorted(list, item);
+    if (placed) {
+      htmx.process(item);
+      // New content, as htmx announces its own: every behaviour decorating content sees it.
+      htmx.trigger(item, "htmx:load");
+      if (item.dataset.id === currentHandoff() && !document.hidden) send({ action: "read" });
+    }
+  } else if (existing) {
+    readMarks[item.id] = existing.dataset.read;
+    existing.remove();
+  }
+  if (isNew) alertNewHandoff();
+}

@@ -6,6 +6,7 @@ from datetime import datetime
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -15,12 +16,12 @@ from agents.errors import AgentOffline
 from agents.models import AgentProfile
 
 
-def profile_for(user) -> AgentProfile:
+def profile_for(user: User) -> AgentProfile:
     profile, _ = AgentProfile.objects.get_or_create(user=user)
     return profile
 
 
-def set_online(*, agent, online: bool) -> AgentProfile:
+def set_online(*, agent: User, online: bool) -> AgentProfile:
     now = timezone.now()
     profile = profile_for(agent)
     with transaction.atomic():
@@ -34,7 +35,7 @@ def set_online(*, agent, online: bool) -> AgentProfile:
     return profile
 
 
-def record_activity(*, agent) -> bool:
+def record_activity(*, agent: User) -> bool:
     """Push the inactivity deadline back; returns False if the agent is not online.
 
     A conditional UPDATE: an agent the worker has just set offline stays offline.
@@ -49,7 +50,7 @@ def record_activity(*, agent) -> bool:
     )
 
 
-def require_online(agent) -> None:
+def require_online(agent: User) -> None:
     """Refuse an action from an offline agent, and count it as activity otherwise."""
     if not record_activity(agent=agent):
         raise AgentOffline()
@@ -78,7 +79,7 @@ def expire_agent_sessions(*, now: datetime | None = None) -> int:
 
 def update_profile(
     *,
-    agent,
+    agent: User,
     first_name: str,
     last_name: str,
     avatar: UploadedFile | None = None,
@@ -91,6 +92,7 @@ def update_profile(
         agent.save(update_fields=["first_name", "last_name"])
         old_avatar = profile.avatar.name if profile.avatar else ""
         if avatar is not None:
+            assert avatar.name, "ProfileForm.clean_avatar names every upload"
             profile.avatar.save(avatar.name, avatar, save=False)
         elif clear_avatar:
             profile.avatar = ""

@@ -28,6 +28,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
 
+from api.http import BotRequest
 from api.idempotency import HEADER, OPENAPI_HEADER, IdempotencyConflict, idempotent
 from api.schemas import (
     TIMEOUT_MAX_SECONDS,
@@ -313,7 +314,7 @@ def _invalid(field: str, message: str) -> ValidationError:
 # --- Endpoints ------------------------------------------------------------------------------
 
 
-def _get_handoff(request: HttpRequest, handoff_id: int) -> Handoff:
+def _get_handoff(request: BotRequest, handoff_id: int) -> Handoff:
     """The one access check for handoffs: the authenticated bot's own, else 404."""
     handoff = (
         Handoff.objects.filter(bot=request.auth, pk=handoff_id)
@@ -335,7 +336,7 @@ def _get_handoff(request: HttpRequest, handoff_id: int) -> Handoff:
     f"Honours the {HEADER} header. History items with neither text nor payload are skipped.",
 )
 @idempotent
-def create_handoff(request: HttpRequest, payload: HandoffIn) -> Status:
+def create_handoff(request: BotRequest, payload: HandoffIn) -> Status:
     history = [
         {
             "id": item.id,
@@ -366,7 +367,7 @@ def create_handoff(request: HttpRequest, payload: HandoffIn) -> Status:
     response={200: HandoffOut, **_errors(401, 404, 429)},
     summary="Get a handoff",
 )
-def get_handoff(request: HttpRequest, handoff_id: int) -> Status:
+def get_handoff(request: BotRequest, handoff_id: int) -> Status:
     return Status(200, handoff_json(_get_handoff(request, handoff_id)))
 
 
@@ -379,7 +380,7 @@ def get_handoff(request: HttpRequest, handoff_id: int) -> Status:
     f"handoff is resolved, rejected or expired. Honours the {HEADER} header.",
 )
 @idempotent
-def reject(request: HttpRequest, handoff_id: int) -> Status:
+def reject(request: BotRequest, handoff_id: int) -> Status:
     handoff = reject_handoff(handoff=_get_handoff(request, handoff_id))
     return Status(200, handoff_json(handoff))
 
@@ -394,7 +395,7 @@ def reject(request: HttpRequest, handoff_id: int) -> Status:
     f"handoff is pending or assigned: the bot must not answer. Honours the {HEADER} header.",
 )
 @idempotent
-def create_message(request: HttpRequest, payload: MessageIn) -> Status:
+def create_message(request: BotRequest, payload: MessageIn) -> Status:
     text = payload.text or ""
     if not text.strip() and not payload.payload:
         raise _invalid("text", "Give a non-empty text or a non-empty payload.")
@@ -424,7 +425,7 @@ def create_message(request: HttpRequest, payload: MessageIn) -> Status:
     summary="List agents",
     description="Who could take a handoff now: `online` agents and their open handoffs.",
 )
-def list_agents(request: HttpRequest) -> dict:
+def list_agents(request: BotRequest) -> dict:
     return {"agents": [dataclasses.asdict(load) for load in agent_loads()]}
 
 
@@ -436,7 +437,7 @@ def list_agents(request: HttpRequest) -> dict:
     "`next_cursor` as `after`; an empty page returns the same cursor.",
 )
 def list_events(
-    request: HttpRequest,
+    request: BotRequest,
     after: str | None = Query(None, description="A `next_cursor`; absent: from the start."),
     limit: int = Query(100, ge=1, le=500),
 ) -> dict:

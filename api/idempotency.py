@@ -15,6 +15,7 @@ import inspect
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -22,6 +23,7 @@ from django.utils import timezone
 from ninja import Status
 from ninja.errors import ValidationError
 
+from api.http import BotRequest
 from api.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -75,7 +77,7 @@ def idempotent(view: Callable) -> Callable:
     """
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
+    def wrapper(request: BotRequest, *args: Any, **kwargs: Any) -> Status | HttpResponse:
         key = request.headers.get(HEADER)
         if key is None:
             return view(request, *args, **kwargs)
@@ -122,7 +124,8 @@ def idempotent(view: Callable) -> Callable:
 
     # ninja resolves string annotations (from __future__ import annotations) in the globals
     # of the function it is given; ours are not the view's, so hand it the resolved signature.
-    wrapper.__signature__ = inspect.signature(view, eval_str=True)
+    # (typeshed declares no __signature__ on functions, though inspect.signature() reads it.)
+    wrapper.__signature__ = inspect.signature(view, eval_str=True)  # type: ignore[attr-defined]
     return wrapper
 
 

@@ -9,7 +9,10 @@ from api.endpoints import api, guard, not_found
 
 def _guarded_api_urls() -> tuple[list[URLPattern], str]:
     patterns, ninja_app_name, _ = api.urls
-    guarded = [URLPattern(p.pattern, guard(p.callback), p.default_args, p.name) for p in patterns]
+    guarded = []
+    for p in patterns:
+        assert isinstance(p, URLPattern), "ninja's urls are flat, one pattern per operation"
+        guarded.append(URLPattern(p.pattern, guard(p.callback), p.default_args, p.name))
     return guarded, ninja_app_name
 
 

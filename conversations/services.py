@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from conversations import signals
@@ -12,6 +15,8 @@ from conversations.models import Bot, Conversation, EndUser, Message
 from hitlnext_project.shared.push import announce
 
 PREVIEW_LENGTH = 200
+
+M = TypeVar("M", bound=Model)
 
 
 def ensure_conversation(
@@ -85,18 +90,21 @@ def ensure_conversation(
     return conversation
 
 
-def _get_or_create(model, defaults=None, **lookup):
+def _get_or_create(
+    model: type[M], defaults: dict[str, Any] | None = None, **lookup: Any
+) -> tuple[M, bool]:
     # get_or_create inside an outer transaction: the insert needs its own savepoint so that
     # losing the race to a concurrent insert (IntegrityError) leaves the transaction usable.
+    manager = model._default_manager  # their `objects` (EndUser, Conversation have no other)
     try:
-        return model.objects.get(**lookup), False
-    except model.DoesNotExist:
+        return manager.get(**lookup), False
+    except ObjectDoesNotExist:  # the model's DoesNotExist, which the stubs type per model only
         pass
     try:
         with transaction.atomic():
-            return model.objects.create(**lookup, **(defaults or {})), True
+            return manager.create(**lookup, **(defaults or {})), True
     except IntegrityError:
-        return model.objects.get(**lookup), False
+        return manager.get(**lookup), False
 
 
 def preview(message: Message) -> str:

@@ -50,7 +50,7 @@ def check_syntax(url: str) -> SplitResult:
 def resolve(host: str, port: int) -> list[str]:
     """Every address the host resolves to, in the resolver's order (the DNS boundary)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def is_public(address: str) -> bool:
@@ -86,6 +86,11 @@ def _default_port(parts: SplitResult) -> int:
     return parts.port or (443 if parts.scheme.lower() == "https" else 80)
 
 
+def _hostname(parts: SplitResult) -> str:
+    assert parts.hostname, "check_syntax refuses a URL without a host"
+    return parts.hostname
+
+
 @deconstructible
 class WebhookUrlValidator:
     """The model field's validator: runs in forms, the admin and create_bot (full_clean)."""
@@ -96,7 +101,7 @@ class WebhookUrlValidator:
         try:
             parts = check_syntax(value)
             if settings.HITLNEXT_WEBHOOK_REFUSE_PRIVATE:
-                check_addresses(parts.hostname, _default_port(parts))
+                check_addresses(_hostname(parts), _default_port(parts))
         except RefusedDestination as exc:
             raise ValidationError(str(exc), code="invalid_webhook_url") from None
 
@@ -122,7 +127,7 @@ def pin(url: str) -> Target:
     parts = check_syntax(url)
     if not settings.HITLNEXT_WEBHOOK_REFUSE_PRIVATE:
         return Target(url=url)
-    host = parts.hostname
+    host = _hostname(parts)
     address = check_addresses(host, _default_port(parts))[0]
     netloc = f"[{address}]" if ":" in address else address
     if parts.port:

@@ -7,6 +7,7 @@ the API and the inbox call), never by editing a row here.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
@@ -18,6 +19,13 @@ from handoffs import services
 from handoffs.errors import HandoffError
 from handoffs.models import ConversationDeletion, Handoff, Label, MessageTemplate, SystemMessage
 from handoffs.naming import display_user_name
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _LabelCounts(TypedDict):
+    handoff_count: int
 
 
 @admin.register(Handoff)
@@ -141,7 +149,7 @@ class LabelAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(handoff_count=Count("handoffs"))
 
     @admin.display(description="handoffs", ordering="handoff_count")
-    def handoff_count(self, label: Label) -> int:
+    def handoff_count(self, label: WithAnnotations[Label, _LabelCounts]) -> int:
         return label.handoff_count
 
     # Renames and deletions change the labels of handoffs, which report it to the bot.
@@ -174,13 +182,13 @@ class SystemMessageAdmin(admin.ModelAdmin):
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name == "text":
+        if field is not None and db_field.name == "text":
             field.help_text = (
                 "Write {{agentName}} where the agent's name goes (assign messages); it is empty "
                 "in transfer messages. Sent in the user's language, else the bot's default "
                 "language, else English."
             )
-        if db_field.name == "language":
+        if field is not None and db_field.name == "language":
             field.help_text = "A language code as the bot sends it: en, fr, es, pt-BR…"
         return field
 

@@ -11,6 +11,7 @@ import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth.models import User
 from django.template.loader import render_to_string
 
 from agents import live as presence
@@ -29,7 +30,7 @@ MESSAGE_TOO_BIG = 1009
 CATCH_UP_LIMIT = 200
 
 
-def _as_id(value) -> int | None:
+def _as_id(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int) and value > 0:
@@ -39,7 +40,7 @@ def _as_id(value) -> int | None:
     return None
 
 
-def presence_state(user) -> str:
+def presence_state(user: User) -> str:
     """The header as it is now: this agent's switch and who is online."""
     return presence.render_switch(profile_for(user)) + presence.render_online_agents()
 
@@ -56,7 +57,7 @@ def conversation_state(handoff_id: int, after: int | None) -> tuple[int | None, 
     )
     if handoff is None:
         return None, ""
-    html = render_to_string("handoffs/conversation.html#head", {"handoff": handoff})
+    html: str = render_to_string("handoffs/conversation.html#head", {"handoff": handoff})
     if after is not None:
         missed = list(
             handoff.conversation.messages.filter(pk__gt=after)
@@ -75,13 +76,15 @@ class AgentConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         self.joined: list[str] = []
         self.watching: int | None = None
-        if user is None or not user.is_authenticated or not user.is_active:
+        # isinstance sees through the scope's lazy proxy to the User it wraps (None, anonymous:
+        # refused).
+        if not (isinstance(user, User) and user.is_authenticated and user.is_active):
             # Accept, then close with 4403: the page sees the code (a refused handshake looks
             # like 1006, which htmx would retry forever) and sends the visitor to the login.
             await self.accept()
             await self.close(code=FORBIDDEN)
             return
-        self.user = user
+        self.user: User = user
         for group in (live.INBOX_GROUP, presence.PRESENCE_GROUP, presence.agent_group(user.pk)):
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.append(group)

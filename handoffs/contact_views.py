@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -36,6 +36,7 @@ from handoffs.views import (
     _panel_response,
     _refusal,
 )
+from hitlnext_project.shared.http import AuthenticatedHttpRequest
 
 CONTACT = "handoffs/contact.html#contact"
 NOTE_MAX_LENGTH = 10_000
@@ -43,7 +44,7 @@ NOTE_MAX_LENGTH = 10_000
 
 @login_required
 @require_GET
-def contact(request: HttpRequest, handoff_id: int) -> HttpResponse:
+def contact(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """The column alone: the page re-fetches it after its socket reconnects."""
     handoff = _get_handoff_for_agent(request, handoff_id)
     return render(request, CONTACT, contact_context(handoff))
@@ -51,7 +52,7 @@ def contact(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def add_note(request: HttpRequest, handoff_id: int) -> HttpResponse:
+def add_note(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     handoff = _get_handoff_for_agent(request, handoff_id)
     text = request.POST.get("text", "")
     if not text.strip():
@@ -74,7 +75,7 @@ def add_note(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def set_labels(request: HttpRequest, handoff_id: int) -> HttpResponse:
+def set_labels(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """The whole set of ticked labels; one handoff.updated when it differs from the stored one."""
     handoff = _get_handoff_for_agent(request, handoff_id)
     try:
@@ -91,7 +92,7 @@ def set_labels(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 
 def _labels_refusal(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     handoff: Handoff,
     error: HandoffError | AgentOffline,
     *,
@@ -109,7 +110,7 @@ def _labels_refusal(
 
 @login_required
 @require_GET
-def message_templates(request: HttpRequest, handoff_id: int) -> JsonResponse:
+def message_templates(request: AuthenticatedHttpRequest, handoff_id: int) -> JsonResponse:
     """Every message template, filled for this conversation's user and the asking agent.
 
     JSON of plain text: the page puts it in the composer's value and in text nodes only.
@@ -133,7 +134,7 @@ def message_templates(request: HttpRequest, handoff_id: int) -> JsonResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def delete_conversation(request: HttpRequest, handoff_id: int) -> HttpResponse:
+def delete_conversation(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """GET: the confirmation step (?cancel=1: back to the button). POST: delete the messages."""
     handoff = _get_handoff_for_agent(request, handoff_id)
     if not settings.HITLNEXT_ENABLE_CONVERSATION_DELETION:

@@ -6,10 +6,12 @@ filter maps onto the (status, -created_at) or (agent, status, -created_at) index
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import QueryDict
 
@@ -49,7 +51,8 @@ class InboxFilter:
         else:
             statuses = DEFAULT_STATUSES
         labels = tuple(int(v) for v in dict.fromkeys(query.getlist("label")) if v.isdigit())
-        sort = query.get("sort") if query.get("sort") in SORTS else "newest"
+        sort = query.get("sort", "")
+        sort = sort if sort in SORTS else "newest"
         return cls(statuses=statuses, labels=labels, sort=sort, cursor=_parse_cursor(query))
 
     def querystring(self, **changes) -> str:
@@ -76,7 +79,7 @@ def format_cursor(handoff: Handoff) -> str:
     return f"{micros}-{handoff.pk}"
 
 
-def status_branches(statuses: tuple[str, ...], agent) -> list[Q]:
+def status_branches(statuses: tuple[str, ...], agent: User) -> list[Q]:
     """One condition per ticked status, each served by one of Handoff's inbox indexes."""
     branches = [Q(status=_TERMINAL[s]) for s in statuses if s in _TERMINAL]
     if "unassigned" in statuses:
@@ -113,7 +116,7 @@ def _branch_queryset(condition: Q, inbox_filter: InboxFilter) -> QuerySet[Handof
     return qs.order_by(*_ordering(inbox_filter))
 
 
-def page_ids(*, agent, inbox_filter: InboxFilter, limit: int) -> list[int]:
+def page_ids(*, agent: User, inbox_filter: InboxFilter, limit: int) -> list[int]:
     """The ids of the page, in order: one small query per ticked status, merged here.
 
     A single query with an OR of statuses sorts every matching row (all 100k when Resolved
@@ -131,11 +134,11 @@ class InboxPage:
     handoffs: list[Handoff]
     next_cursor: str | None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Handoff]:
         return iter(self.handoffs)
 
 
-def inbox_page(*, agent, inbox_filter: InboxFilter, size: int = PAGE_SIZE) -> InboxPage:
+def inbox_page(*, agent: User, inbox_filter: InboxFilter, size: int = PAGE_SIZE) -> InboxPage:
     """One page of the inbox plus this agent's read marks.
 
     Queries: one per ticked status, then the rows, their labels and the read marks; the

@@ -79,7 +79,7 @@ def _load_for_item(handoff_id: int) -> Handoff | None:
         .first()
     )
     if handoff is not None:
-        # Per-agent read marks are not known here: the page keeps its own (live.js).
+        # Per-agent read marks are not known here: the page keeps its own (js/inbox.js).
         handoff.read_at, handoff.unread = None, False
     return handoff
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -52,6 +54,10 @@ class Handoff(models.Model):
     # Denormalised for the inbox list, so it needs no per-row query.
     last_user_message = models.CharField(max_length=200, blank=True)
     last_activity_at = models.DateTimeField(default=timezone.now)
+    # Not columns: the viewing agent's read mark, set on the rows of an inbox page for the
+    # templates (handoffs.inbox.inbox_page; handoffs.live for a pushed row).
+    read_at: datetime | None
+    unread: bool
 
     class Meta:
         constraints = [

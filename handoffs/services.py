@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -84,7 +85,7 @@ def _announce_message_added(
     )
 
 
-def _emit_handoff_event(handoff: Handoff, type: str, **extra) -> None:
+def _emit_handoff_event(handoff: Handoff, type: str, **extra: str) -> None:
     record_event(
         bot=handoff.bot,
         type=type,
@@ -94,7 +95,9 @@ def _emit_handoff_event(handoff: Handoff, type: str, **extra) -> None:
     _announce_handoff_changed(handoff.pk)
 
 
-def _add_outbound_message(handoff: Handoff, *, direction: str, text: str, author=None) -> Message:
+def _add_outbound_message(
+    handoff: Handoff, *, direction: str, text: str, author: User | None = None
+) -> Message:
     """A message for the user (agent or system): stored, then sent as message.created."""
     message = Message.objects.create(
         conversation=handoff.conversation,
@@ -265,7 +268,10 @@ def relay_message(
                 ),
             },
         )
-        if not hasattr(conversation, "active_handoff_pk"):  # created just now, or raced
+        # A conversation created just now, or raced, has neither annotation.
+        if not (
+            hasattr(conversation, "active_handoff_pk") and hasattr(conversation, "same_message_pk")
+        ):
             active = conversation.handoffs.filter(status__in=Handoff.ACTIVE).first()
             existing = conversation.messages.filter(external_id=external_id).first()
         else:
@@ -298,7 +304,7 @@ def relay_message(
     return RelayResult(message=message, created=True, handoff=active)
 
 
-def add_note(*, handoff: Handoff, author, text: str) -> Note:
+def add_note(*, handoff: Handoff, author: User, text: str) -> Note:
     """A note on the handoff's conversation; later handoffs of it show it too."""
     text = check_storable(text.strip())
     if not text:
@@ -312,7 +318,7 @@ def add_note(*, handoff: Handoff, author, text: str) -> Note:
     return note
 
 
-def assign_handoff(*, handoff: Handoff, agent) -> Handoff:
+def assign_handoff(*, handoff: Handoff, agent: User) -> Handoff:
     """ "Assign to me": exactly one of several agents clicking at once wins."""
     require_online(agent)
     with transaction.atomic():
@@ -339,7 +345,7 @@ def assign_handoff(*, handoff: Handoff, agent) -> Handoff:
     return handoff
 
 
-def send_agent_message(*, handoff: Handoff, agent, text: str) -> Message:
+def send_agent_message(*, handoff: Handoff, agent: User, text: str) -> Message:
     text = check_storable(text.strip())
     if not text:
         raise ValueError("Write a message first.")
@@ -360,7 +366,7 @@ def send_agent_message(*, handoff: Handoff, agent, text: str) -> Message:
     return message
 
 
-def resolve_handoff(*, handoff: Handoff, agent) -> Handoff:
+def resolve_handoff(*, handoff: Handoff, agent: User) -> Handoff:
     """Hand the conversation back to the bot."""
     require_online(agent)
     with transaction.atomic():
@@ -416,7 +422,9 @@ def expire_due_handoffs(*, now: datetime | None = None, limit: int = 500) -> int
     return sum(expire_handoff(handoff=h, now=now) for h in due)
 
 
-def set_handoff_labels(*, handoff: Handoff, names: Iterable[str], agent=None) -> Handoff:
+def set_handoff_labels(
+    *, handoff: Handoff, names: Iterable[str], agent: User | None = None
+) -> Handoff:
     """Replace the handoff's labels; one handoff.updated event when they really change."""
     labels = _resolve_labels(names)
     if agent is not None:
@@ -433,7 +441,9 @@ def set_handoff_labels(*, handoff: Handoff, names: Iterable[str], agent=None) ->
     return handoff
 
 
-def delete_conversation_messages(*, conversation: Conversation, agent) -> ConversationDeletion:
+def delete_conversation_messages(
+    *, conversation: Conversation, agent: User
+) -> ConversationDeletion:
     """Delete a finished conversation's messages, leaving an audit line (who, when, how many).
 
     Notes stay: they are the team's record about the conversation, not the user's messages.
@@ -494,7 +504,9 @@ def delete_label(*, label: Label) -> int:
     return len(handoff_ids)
 
 
-def mark_conversation_read(*, agent, conversation_id: int, at: datetime | None = None) -> None:
+def mark_conversation_read(
+    *, agent: User, conversation_id: int, at: datetime | None = None
+) -> None:
     """Record that the agent has seen the conversation up to now (clears the unread dot).
 
     One upsert statement: two tabs of the same agent marking at once cannot collide.

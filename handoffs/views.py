@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -23,18 +23,21 @@ from handoffs.inbox import STATUS_FILTERS, InboxFilter, all_labels, inbox_page
 from handoffs.live import render_messages_push
 from handoffs.models import Handoff
 from handoffs.naming import display_user_name
+from hitlnext_project.shared.http import AuthenticatedHttpRequest
 
 PANEL = "handoffs/conversation.html#panel"
 
 
-def _get_handoff_for_agent(request: HttpRequest, handoff_id: int) -> Handoff:
+def _get_handoff_for_agent(request: AuthenticatedHttpRequest, handoff_id: int) -> Handoff:
     """The one place a view fetches a handoff: unknown ids are 404 for everyone."""
     return get_object_or_404(
         Handoff.objects.select_related("conversation__end_user", "agent", "bot"), pk=handoff_id
     )
 
 
-def _inbox_context(request: HttpRequest, *, current_handoff_id: int | None = None) -> dict:
+def _inbox_context(
+    request: AuthenticatedHttpRequest, *, current_handoff_id: int | None = None
+) -> dict:
     inbox_filter = InboxFilter.from_query(request.GET)
     return {
         "inbox_filter": inbox_filter,
@@ -47,7 +50,7 @@ def _inbox_context(request: HttpRequest, *, current_handoff_id: int | None = Non
     }
 
 
-def _panel_context(request: HttpRequest, handoff: Handoff) -> dict:
+def _panel_context(request: AuthenticatedHttpRequest, handoff: Handoff) -> dict:
     """The last HITLNEXT_MESSAGE_COUNT messages; opening the panel marks it read."""
     count = settings.HITLNEXT_MESSAGE_COUNT
     conversation = handoff.conversation
@@ -70,13 +73,13 @@ def _panel_context(request: HttpRequest, handoff: Handoff) -> dict:
 
 @login_required
 @require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "handoffs/inbox.html", _inbox_context(request))
 
 
 @login_required
 @require_GET
-def inbox_list(request: HttpRequest) -> HttpResponse:
+def inbox_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The filtered list (a filter change, a refresh) or, with a cursor, the next page."""
     context = _inbox_context(request)
     if context["inbox_filter"].cursor is not None:
@@ -91,7 +94,7 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def handoff_detail(request: HttpRequest, handoff_id: int) -> HttpResponse:
+def handoff_detail(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """The conversation panel: swapped into the inbox by htmx, or the whole page."""
     handoff = _get_handoff_for_agent(request, handoff_id)
     context = _panel_context(request, handoff)
@@ -103,7 +106,7 @@ def handoff_detail(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def handoff_messages(request: HttpRequest, handoff_id: int) -> HttpResponse:
+def handoff_messages(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """Older messages, loaded when the agent scrolls up: ?before=<oldest shown message id>."""
     handoff = _get_handoff_for_agent(request, handoff_id)
     before = request.GET.get("before", "")
@@ -126,7 +129,7 @@ def handoff_messages(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def assign(request: HttpRequest, handoff_id: int) -> HttpResponse:
+def assign(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     handoff = _get_handoff_for_agent(request, handoff_id)
     try:
         handoff = services.assign_handoff(handoff=handoff, agent=request.user)
@@ -137,7 +140,7 @@ def assign(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def resolve(request: HttpRequest, handoff_id: int) -> HttpResponse:
+def resolve(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     handoff = _get_handoff_for_agent(request, handoff_id)
     try:
         handoff = services.resolve_handoff(handoff=handoff, agent=request.user)
@@ -148,7 +151,7 @@ def resolve(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def send(request: HttpRequest, handoff_id: int) -> HttpResponse:
+def send(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """The composer. The htmx answer is the new message, out of band (the composer stays)."""
     handoff = _get_handoff_for_agent(request, handoff_id)
     try:
@@ -164,7 +167,7 @@ def send(request: HttpRequest, handoff_id: int) -> HttpResponse:
     return HttpResponse(render_messages_push([message], conversation=handoff.conversation))
 
 
-def _panel_response(request: HttpRequest, handoff: Handoff) -> HttpResponse:
+def _panel_response(request: AuthenticatedHttpRequest, handoff: Handoff) -> HttpResponse:
     if not request.htmx:
         return redirect("handoff", handoff.pk)
     handoff = _get_handoff_for_agent(request, handoff.pk)
@@ -172,7 +175,7 @@ def _panel_response(request: HttpRequest, handoff: Handoff) -> HttpResponse:
 
 
 def _refusal(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     handoff: Handoff,
     error: HandoffError | AgentOffline | str,
     *,

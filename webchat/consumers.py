@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -15,12 +17,12 @@ from webchat import live, services, visitors
 MAX_FRAME_BYTES = 16 * 1024
 
 
-def _query_token(scope: dict) -> str:
+def _query_token(scope: Mapping[str, Any]) -> str:
     values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("t", [])
     return values[0] if values else ""
 
 
-def _visitor_from_scope(scope: dict) -> str | None:
+def _visitor_from_scope(scope: Mapping[str, Any]) -> str | None:
     """The session's visitor id, else the signed token the chat page put in the socket URL."""
     session = scope.get("session")
     visitor_id = session.get(visitors.SESSION_KEY) if session is not None else None
@@ -29,7 +31,7 @@ def _visitor_from_scope(scope: dict) -> str | None:
     return visitors.visitor_from_token(_query_token(scope))
 
 
-def _header(scope: dict, name: bytes) -> str:
+def _header(scope: Mapping[str, Any], name: bytes) -> str:
     for key, value in scope.get("headers", []):
         if key == name:
             return value.decode("latin-1")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypedDict
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -106,17 +107,25 @@ def clean_text(raw: object) -> str:
     return text
 
 
+class _ConversationIds(TypedDict):
+    bot: Bot
+    conversation_id: str
+    user_id: str
+    channel: str
+
+
 @dataclass(frozen=True)
 class VisitorPost:
     message: Message
     reply: Message | None
 
 
-def post_visitor_message(*, visitor_id: str, text: str) -> VisitorPost:
-    """Store the visitor's message; the demo bot answers it unless a handoff is active."""
-    text = clean_text(text)
+def post_visitor_message(*, visitor_id: str, text: object) -> VisitorPost:
+    """Store the visitor's message (the socket's raw value, checked by clean_text); the demo
+    bot answers it unless a handoff is active."""
+    cleaned = clean_text(text)
     bot = get_webchat_bot()
-    ids = {
+    ids: _ConversationIds = {
         "bot": bot,
         "conversation_id": conversation_external_id(visitor_id),
         "user_id": visitor_id,
@@ -136,7 +145,7 @@ def post_visitor_message(*, visitor_id: str, text: str) -> VisitorPost:
             **ids,
             external_id=f"visitor-{secrets.token_hex(8)}",
             direction=Message.Direction.INCOMING,
-            text=text,
+            text=cleaned,
         )
     reply = None
     if result.handoff is None:

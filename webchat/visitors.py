@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import TypeGuard
 
 from django.core import signing
 
@@ -18,7 +19,7 @@ def new_visitor_id() -> str:
     return secrets.token_urlsafe(18)
 
 
-def is_visitor_id(value: object) -> bool:
+def is_visitor_id(value: object) -> TypeGuard[str]:
     # Also keeps the id usable as a channel-layer group name (ASCII, short).
     return isinstance(value, str) and bool(_VISITOR_ID.match(value))
 

@@ -16,7 +16,7 @@ from handoffs.naming import display_user_name
 
 register = template.Library()
 
-MESSAGE_KINDS = {
+MESSAGE_KINDS: dict[str, str] = {
     Message.Direction.INCOMING: "user",
     Message.Direction.OUTGOING: "bot",
     Message.Direction.AGENT: "agent",
@@ -65,7 +65,7 @@ def payload_summary(message: Message) -> str:
 
 @register.filter
 def ago(value: datetime | None) -> str:
-    """The server's first rendering of a relative time; app.js keeps it current."""
+    """The server's first rendering of a relative time; js/times.js keeps it current."""
     if value is None:
         return ""
     text = timesince(value, depth=1)
@@ -74,7 +74,7 @@ def ago(value: datetime | None) -> str:
 
 @register.filter
 def is_urgent(handoff) -> bool:
-    """Pending for longer than HITLNEXT_HANDOFF_ALERT (app.js re-checks as time passes)."""
+    """Pending for longer than HITLNEXT_HANDOFF_ALERT (inbox.js re-checks as time passes)."""
     return (
         handoff.status == "pending"
         and timezone.now() - handoff.created_at > settings.HITLNEXT_HANDOFF_ALERT

@@ -12,6 +12,7 @@ limiter calls it on every API request.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
@@ -21,6 +22,11 @@ _lock = threading.Lock()
 
 
 class RedisCache(DjangoRedisCache):
+    # Set by Django's RedisCache.__init__; django-stubs leaves these private attributes out.
+    _servers: list[str]
+    _options: dict[str, Any]
+    _class: type[RedisCacheClient]
+
     @property
     def _cache(self) -> RedisCacheClient:
         key = (tuple(self._servers), repr(sorted(self._options.items())))
@@ -32,7 +38,7 @@ class RedisCache(DjangoRedisCache):
                     client = _clients[key] = self._class(self._servers, **self._options)
         return client
 
-    def incr(self, key, delta: int = 1, version=None) -> int:
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         key = self.make_and_validate_key(key, version=version)
         client = self._cache.get_client(key, write=True)
         # Like Django's: a missing key raises ValueError rather than starting at 0.

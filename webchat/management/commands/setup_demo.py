@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import TypedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -10,7 +11,15 @@ from django.core.management.base import BaseCommand
 from agents.services import profile_for
 from webchat.services import get_webchat_bot
 
-DEMO_USERS = [
+
+class DemoUser(TypedDict):
+    username: str
+    first_name: str
+    last_name: str
+    admin: bool
+
+
+DEMO_USERS: list[DemoUser] = [
     {"username": "admin", "first_name": "Ada", "last_name": "Admin", "admin": True},
     {"username": "agent", "first_name": "Sam", "last_name": "Agent", "admin": False},
 ]

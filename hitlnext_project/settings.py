@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONCE
@@ -57,12 +60,48 @@ def env_duration(name: str, default: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
+def private_var_dir() -> Path:
+    """VAR_DIR, created readable by its owner only: it holds the database and the keys."""
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    VAR_DIR.chmod(0o700)  # also one an earlier version made world-readable
+    return VAR_DIR
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` empty and owner-only (0600) before anything fills it; an existing one is
+    made owner-only too."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        path.chmod(0o600)
+    return path
+
+
+def kept_secret_key() -> str:
+    """Without SECRET_KEY (DEBUG only): a random key made on first run and kept in VAR_DIR, so
+    sessions survive restarts and nothing is ever signed or encrypted under a known key."""
+    path = private_var_dir() / "secret_key"
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process made it a moment ago: wait for its write
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.02)
+        raise ImproperlyConfigured(f"{path} is empty: delete it to make a new key") from None
+    key = secrets.token_urlsafe(50)
+    with os.fdopen(fd, "w") as file:
+        file.write(key + "\n")
+    return key
+
+
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
-    SECRET_KEY = "insecure-dev-only-key-do-not-use-in-production-0123456789abcdef"
+    SECRET_KEY = kept_secret_key()
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
 if DEBUG and not ALLOWED_HOSTS:
@@ -96,6 +135,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the client's address and scheme as the trusted proxies report them.
+    "hitlnext_project.shared.proxies.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -141,11 +182,12 @@ if DATABASE_URL:
             "timeout": 10,
         }
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "hitlnext.sqlite3",
+            # Owner-only, like its folder: it holds every conversation (SQLite gives its -wal
+            # and -shm files the same mode).
+            "NAME": str(private_file(private_var_dir() / "hitlnext.sqlite3")),
             "TEST": {"NAME": VAR_DIR / "test.sqlite3"},
         }
     }
@@ -164,7 +206,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Channel layer --------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
+    CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
         "default": {
             # channels_redis's layer on a pool that waits for a free connection (see there).
             "BACKEND": "hitlnext_project.shared.channel_layer.RedisChannelLayer",
@@ -255,7 +297,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
@@ -298,12 +340,13 @@ LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
 # --- Hardening: cache, abuse limits, webhook destinations, encryption at rest ---------------
 from redis import exceptions as redis_exceptions  # noqa: E402
 
+from hitlnext_project.shared.proxies import parse_trusted_proxies  # noqa: E402
 from hitlnext_project.shared.ratelimit import parse_rate  # noqa: E402
 
 # The cache holds rate-limit counters: in Redis when REDIS_URL is set, so a limit holds across
 # every Daphne process; in process memory for the embedded single process.
 if REDIS_URL:
-    CACHES = {
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {
             "BACKEND": "hitlnext_project.shared.cache.RedisCache",  # one client per process
             "LOCATION": REDIS_URL,
@@ -360,3 +403,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # behind a NAT is not locked out by one typo-prone colleague. 0 disables.
 HITLNEXT_LOGIN_FAILURES_PER_USERNAME = env_rate("HITLNEXT_LOGIN_FAILURES_PER_USERNAME", "5/15m")
 HITLNEXT_LOGIN_FAILURES_PER_IP = env_rate("HITLNEXT_LOGIN_FAILURES_PER_IP", "50/15m")
+# Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses or networks
+# ("127.0.0.1,10.0.0.0/8"), and "unix" for a proxy on Daphne's unix socket. None by default:
+# then the peer is the client and those headers are ignored.
+try:
+    HITLNEXT_TRUSTED_PROXIES = parse_trusted_proxies(
+        p.strip() for p in os.environ.get("HITLNEXT_TRUSTED_PROXIES", "").split(",") if p.strip()
+    )
+except ValueError as _error:
+    raise ImproperlyConfigured(f"HITLNEXT_TRUSTED_PROXIES: {_error}") from None

@@ -7,6 +7,10 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.static import serve
 
+from agents.throttle import ThrottledAdminAuthenticationForm, throttle_login
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
     """Load balancer health check: answers without touching the session or a template."""
@@ -25,6 +29,9 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
+    # The admin's login is budgeted like the agents' (agents/throttle.py): matched before the
+    # admin's own URL, same name.
+    path("admin/login/", throttle_login(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("chat/", include("webchat.urls")),

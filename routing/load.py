@@ -21,10 +21,14 @@ class AgentLoad:
 
 
 def agent_loads() -> list[AgentLoad]:
-    """Every active account, by username, with its open handoffs: one query."""
+    """Every account that can act as an agent, by username, with its open handoffs: one query.
+
+    Superusers are administrators: they may open the inbox, but a bot never learns their
+    usernames (which would name the accounts worth attacking).
+    """
     users = (
         get_user_model()
-        .objects.filter(is_active=True)
+        .objects.filter(is_active=True, is_superuser=False)
         .select_related("agent_profile")
         .annotate(open_count=Count("handoffs", filter=Q(handoffs__status=Handoff.Status.ASSIGNED)))
         .order_by("username")

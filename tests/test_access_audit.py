@@ -259,7 +259,9 @@ def test_the_audit_sees_every_websocket_route():
 @pytest.mark.parametrize("route", WS_ROUTES)
 async def test_every_websocket_route_refuses_an_anonymous_connection(route):
     communicator = WebsocketCommunicator(
-        application, "/" + route, headers=[(b"origin", b"http://localhost")]
+        application,
+        "/" + route,
+        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")],
     )
 
     connected, code = await communicator.connect()

@@ -22,6 +22,7 @@ from hitlnext_project.asgi import application
 from tests.factories import HandoffFactory, MessageFactory
 
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")
 db = database_sync_to_async
 
 
@@ -32,7 +33,7 @@ def _session_cookie(user) -> str:
 
 
 async def connect(user=None, *, cookie: str | None = None) -> WebsocketCommunicator:
-    headers = [ORIGIN]
+    headers = [ORIGIN, HOST]
     if user is not None:
         cookie = cookie or await db(_session_cookie)(user)
         headers.append((b"cookie", f"sessionid={cookie}".encode()))
@@ -82,7 +83,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.mark.asyncio
 async def test_anonymous_socket_is_closed_with_4403():
-    communicator = WebsocketCommunicator(application, "/ws/agent/", headers=[ORIGIN])
+    communicator = WebsocketCommunicator(application, "/ws/agent/", headers=[ORIGIN, HOST])
     connected, _ = await communicator.connect()
 
     assert connected  # accepted only to be closed with a code the page understands

@@ -16,6 +16,7 @@ from hitlnext_project.asgi import application
 from tests.factories import LabelFactory
 
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")
 db = database_sync_to_async
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -31,7 +32,9 @@ async def watching(user, handoff) -> WebsocketCommunicator:
     """An agent page showing this handoff, with the state sent on watch already read."""
     cookie = await db(_session_cookie)(user)
     communicator = WebsocketCommunicator(
-        application, "/ws/agent/", headers=[ORIGIN, (b"cookie", f"sessionid={cookie}".encode())]
+        application,
+        "/ws/agent/",
+        headers=[ORIGIN, HOST, (b"cookie", f"sessionid={cookie}".encode())],
     )
     connected, _ = await communicator.connect()
     assert connected

@@ -107,7 +107,12 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def production_answers(tmp_path_factory) -> dict:
     tmp_path = tmp_path_factory.mktemp("production")
-    env = production_env(tmp_path, DJANGO_SETTINGS_MODULE="hitlnext_project.settings")
+    # The test client's requests come from 127.0.0.1: the proxy in front of the server.
+    env = production_env(
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="hitlnext_project.settings",
+        HITLNEXT_TRUSTED_PROXIES="127.0.0.1",
+    )
     result = run(["-c", PROBE.format(host=HOST)], env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -157,7 +162,7 @@ def test_plain_http_is_redirected_to_https_except_the_health_check(production_an
         "status": 301,
         "location": f"https://{HOST}/login/?next=/",
     }
-    # Behind a TLS-terminating proxy, its X-Forwarded-Proto counts as HTTPS.
+    # Behind a trusted TLS-terminating proxy, its X-Forwarded-Proto counts as HTTPS.
     assert production_answers["proxied"]["status"] == 200
     assert production_answers["proxied"]["hsts"]
     # Balancers probe over plain HTTP.

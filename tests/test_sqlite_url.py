@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.workers import BASE_DIR, stop, wait_for
+from tests.workers import BASE_DIR, free_port, manage, start_command, stop, wait_for
 
 
 def sqlite_env(tmp_path: Path) -> dict[str, str]:
@@ -25,25 +24,6 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
         "HITLNEXT_API_RATE_LIMIT": "0",
         "LOG_LEVEL": "WARNING",
     }
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_sqlite_database_url_gets_wal_immediate_transactions_and_a_busy_timeout(tmp_path):
@@ -69,23 +49,9 @@ def test_server_and_a_separate_worker_on_one_sqlite_file_answer_concurrent_traff
     manage(env, "migrate", "--no-input", "-v", "0")
     key = json.loads(manage(env, "create_bot", "Load bot"))["api_key"]
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--no-worker", "--port", str(port)],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = start_command(env, "serve", "--no-worker", "--port", str(port))
     # The worker writes too: it sequences every new event and expires the 1-second handoffs.
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "run_worker", "--interval", "0.01"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    worker = start_command(env, "run_worker", "--interval", "0.01")
     base = f"http://127.0.0.1:{port}/api/v1"
     headers = {"Authorization": f"Bearer {key}"}
     statuses: list[tuple[str, int]] = []

@@ -44,7 +44,8 @@ async def visitor_socket(
     cookie: bool = True,
     language: bytes = b"en-GB,en;q=0.9",
 ) -> tuple[WebsocketCommunicator, bool, int | None]:
-    headers = [(b"origin", b"http://localhost"), (b"accept-language", language)]
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    headers.append((b"accept-language", language))
     if cookie:
         key = await database_sync_to_async(make_session)(visitor_id)
         headers.append((b"cookie", f"sessionid={key}".encode()))

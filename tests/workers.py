@@ -1,8 +1,9 @@
-"""Run `manage.py run_worker` as real processes against the test database."""
+"""Run `manage.py` commands (run_worker, serve…) as real processes."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -54,3 +55,34 @@ def stop(process: subprocess.Popen) -> tuple[int, str, str]:
         process.terminate()
     out, err = process.communicate(timeout=60)
     return process.returncode, out, err
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run one command to completion; its output, or the test fails with it."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def start_command(env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

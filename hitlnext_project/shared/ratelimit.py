@@ -80,6 +80,17 @@ def _window_key(key: str, window: int, now: float) -> str:
     return f"ratelimit:{key}:{window}:{int(now // window)}"
 
 
+def count(key: str, *, window: int) -> int:
+    """How many hits `key` has in the current window (0 when the cache is unreachable)."""
+    if window <= 0:
+        return 0
+    try:
+        return int(cache.get(_window_key(key, window, time.time())) or 0)
+    except Exception:
+        logger.warning("rate limit cache unavailable; counting 0 for %s", key.split(":", 1)[0])
+        return 0
+
+
 def blocked(key: str, *, limit: int, window: int) -> int | None:
     """Like hit() without counting: the seconds to wait once `limit` hits are used, else None.
 
@@ -89,11 +100,11 @@ def blocked(key: str, *, limit: int, window: int) -> int | None:
         return None
     now = time.time()
     try:
-        count = cache.get(_window_key(key, window, now)) or 0
+        used = cache.get(_window_key(key, window, now)) or 0
     except Exception:
         logger.warning("rate limit cache unavailable; allowing %s", key.split(":", 1)[0])
         return None
-    if count < limit:
+    if used < limit:
         return None
     return max(1, math.ceil((int(now // window) + 1) * window - now))
 

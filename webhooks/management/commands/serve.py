@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
 
-        application = get_default_application()
+        application: Callable[..., Awaitable[None]] = get_default_application()
         tasks = []
 
         def ready() -> None:
@@ -45,7 +46,9 @@ class Command(BaseCommand):
         if settings.DEBUG:
             from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-            application = ASGIStaticFilesHandler(application)
+            # django-stubs asks for Django's own ASGIHandler; it wraps any ASGI application
+            # (Daphne's runserver wraps Channels' router the same way).
+            application = ASGIStaticFilesHandler(application)  # type: ignore[arg-type]
         Server(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),
@@ -56,8 +59,7 @@ class Command(BaseCommand):
             # Daphne's 1 MiB default would let anyone make it buffer a mebibyte per frame.
             websocket_max_message_size=WEBSOCKET_MAX_BYTES,
             websocket_max_frame_size=WEBSOCKET_MAX_BYTES,
+            # No proxy headers here: Daphne would believe any client's X-Forwarded-For.
+            # HITLNEXT_TRUSTED_PROXIES decides (hitlnext_project/shared/proxies.py).
             ready_callable=ready,
-            proxy_forwarded_address_header="X-Forwarded-For" if settings.HTTPS else None,
-            proxy_forwarded_port_header="X-Forwarded-Port" if settings.HTTPS else None,
-            proxy_forwarded_proto_header="X-Forwarded-Proto" if settings.HTTPS else None,
         ).run()

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
 
+from conversations.text import RELAYED_MESSAGE_MAX
+
 USER_VARIABLES_MAX_BYTES = 16 * 1024
 HISTORY_MAX_ITEMS = 200
 # Far enough for any real wait, near enough that the deadline stays a sane datetime.
@@ -22,6 +24,7 @@ TIMEOUT_MAX_SECONDS = 30 * 24 * 3600
 Id255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Channel = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Language = Annotated[str, StringConstraints(max_length=16)]
+RelayedText = Annotated[str, StringConstraints(max_length=RELAYED_MESSAGE_MAX)]
 Direction = Literal["incoming", "outgoing"]
 
 
@@ -47,7 +50,7 @@ Timestamp = Annotated[datetime, AfterValidator(_aware)]
 class HistoryItemIn(_In):
     id: Id255 = Field(description="The bot's id of this message; a re-sent id is skipped.")
     direction: Direction
-    text: str | None = ""
+    text: RelayedText | None = Field("", description="At most 20,000 characters.")
     payload: dict[str, Any] | None = Field(None, description="A non-text message (any JSON).")
     created_at: Timestamp | None = Field(None, description="ISO-8601; default: now.")
 
@@ -90,7 +93,9 @@ class MessageIn(_In):
     channel: Channel
     id: Id255 = Field(description="The bot's message id: re-sending it stores nothing twice.")
     direction: Direction
-    text: str | None = Field("", description="Optional when a payload is given.")
+    text: RelayedText | None = Field(
+        "", description="Optional when a payload is given; at most 20,000 characters."
+    )
     payload: dict[str, Any] | None = Field(None, description="A non-text message (any JSON).")
     created_at: Timestamp | None = Field(None, description="ISO-8601; default: now.")
 

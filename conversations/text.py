@@ -1,6 +1,9 @@
-"""Text no database here can store: NUL (PostgreSQL text and jsonb refuse it) and unpaired
-UTF-16 surrogates ("\\ud800" is valid JSON but no valid Unicode, so it cannot be encoded).
-Every entry point that takes text from outside checks it, so it fails clearly, not as a 500."""
+"""What text from outside may be: how long, for each kind, and which characters no database
+here can store: NUL (PostgreSQL text and jsonb refuse it) and unpaired UTF-16 surrogates
+("\\ud800" is valid JSON but no valid Unicode, so it cannot be encoded).
+
+The services that store text check it, so every entry point (the API, the pages, the sockets,
+the admin) gets the same clear refusal, never a 500 or a two-megabyte message."""
 
 from __future__ import annotations
 
@@ -8,9 +11,26 @@ import re
 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
+# The longest text of each kind, in characters.
+# An agent's message goes out to the user's channel: WhatsApp and Telegram take 4,096.
+AGENT_MESSAGE_MAX = 4_096
+# A note is the team's own record: room for a pasted order or log excerpt.
+NOTE_MAX = 10_000
+# An anonymous web chat visitor's message.
+VISITOR_MESSAGE_MAX = 2_000
+# A message (or history item) a bot relays; the API's 256 KiB body limit bounds the rest.
+RELAYED_MESSAGE_MAX = 20_000
+
 
 def check_storable(text: str) -> str:
     """Return the text, or raise ValueError naming the problem."""
     if UNSTORABLE.search(text):
         raise ValueError("The text contains characters that cannot be stored (NUL or similar).")
+    return text
+
+
+def check_length(text: str, *, limit: int, what: str) -> str:
+    """Return the text, or raise ValueError saying how long `what` may be."""
+    if len(text) > limit:
+        raise ValueError(f"{what} holds at most {limit:,} characters.")
     return text

@@ -24,7 +24,16 @@ from django.utils.deconstruct import deconstructible
 
 SCHEMES = ("http", "https")
 MASK = "***"
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 ranges whose last 32 bits are an IPv4 address, judged by that address: the well-known
+# NAT64 prefix (RFC 6052), IPv4-compatible (deprecated, RFC 4291) and IPv4-translated (SIIT).
+_EMBEDDING_IPV4 = [
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+]
+# The local-use NAT64 prefix (RFC 8215) reaches whatever the local translator serves: never a
+# public destination, whatever it embeds.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 class RefusedDestination(ValueError):
@@ -56,9 +65,11 @@ def resolve(host: str, port: int) -> list[str]:
 def is_public(address: str) -> bool:
     """A globally routable unicast address; addresses embedding IPv4 are judged by it."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone ("fe80::1%eth0")
-    if ip.version == 6:
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and ip in _NAT64:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return False
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is None and any(ip in network for network in _EMBEDDING_IPV4):
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             return is_public(str(embedded))

@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import QueryDict
 
 from handoffs.models import Handoff, HandoffRead, Label
+from hitlnext_project.shared.ids import parse_id
 
 Status = Handoff.Status
 PAGE_SIZE = 25
@@ -50,7 +51,9 @@ class InboxFilter:
             statuses = tuple(s for s in dict.fromkeys(query.getlist("status")) if s in known)
         else:
             statuses = DEFAULT_STATUSES
-        labels = tuple(int(v) for v in dict.fromkeys(query.getlist("label")) if v.isdigit())
+        labels = tuple(
+            pk for pk in (parse_id(v) for v in dict.fromkeys(query.getlist("label"))) if pk
+        )
         sort = query.get("sort", "")
         sort = sort if sort in SORTS else "newest"
         return cls(statuses=statuses, labels=labels, sort=sort, cursor=_parse_cursor(query))
@@ -67,11 +70,16 @@ class InboxFilter:
 
 
 def _parse_cursor(query: QueryDict) -> tuple[datetime, int] | None:
+    """A "Load more" cursor; anything else (crafted, out of range) is ignored: the first page."""
     raw = query.get("cursor", "")
     micros, _, pk = raw.partition("-")
-    if not (micros.isdigit() and pk.isdigit()):
+    micros_value, pk_value = parse_id(micros), parse_id(pk)
+    if micros_value is None or pk_value is None:
         return None
-    return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), int(pk)
+    try:
+        return datetime.fromtimestamp(micros_value / 1_000_000, tz=UTC), pk_value
+    except (OverflowError, OSError, ValueError):  # past the year 9999
+        return None
 
 
 def format_cursor(handoff: Handoff) -> str:

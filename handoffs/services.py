@@ -23,7 +23,13 @@ from agents.models import display_name
 from agents.services import require_online
 from conversations.models import Bot, Conversation, Message, Note
 from conversations.services import ensure_conversation, preview
-from conversations.text import check_storable
+from conversations.text import (
+    AGENT_MESSAGE_MAX,
+    NOTE_MAX,
+    RELAYED_MESSAGE_MAX,
+    check_length,
+    check_storable,
+)
 from handoffs import live, signals
 from handoffs.errors import (
     AlreadyAssigned,
@@ -247,6 +253,7 @@ def relay_message(
 
     Idempotent on the bot's message id: sending it again stores nothing twice.
     """
+    check_length(check_storable(text), limit=RELAYED_MESSAGE_MAX, what="A relayed message")
     with transaction.atomic():
         conversation = ensure_conversation(
             bot=bot,
@@ -309,6 +316,7 @@ def add_note(*, handoff: Handoff, author: User, text: str) -> Note:
     text = check_storable(text.strip())
     if not text:
         raise ValueError("Write a note first.")
+    check_length(text, limit=NOTE_MAX, what="A note")
     require_online(author)
     with transaction.atomic():
         note = Note.objects.create(
@@ -349,6 +357,7 @@ def send_agent_message(*, handoff: Handoff, agent: User, text: str) -> Message:
     text = check_storable(text.strip())
     if not text:
         raise ValueError("Write a message first.")
+    check_length(text, limit=AGENT_MESSAGE_MAX, what="A message")
     require_online(agent)
     with transaction.atomic():
         _lock_conversation(handoff.conversation_id)

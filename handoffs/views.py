@@ -24,6 +24,7 @@ from handoffs.live import render_messages_push
 from handoffs.models import Handoff
 from handoffs.naming import display_user_name
 from hitlnext_project.shared.http import AuthenticatedHttpRequest
+from hitlnext_project.shared.ids import parse_id
 
 PANEL = "handoffs/conversation.html#panel"
 
@@ -51,13 +52,13 @@ def _inbox_context(
 
 
 def _panel_context(request: AuthenticatedHttpRequest, handoff: Handoff) -> dict:
-    """The last HITLNEXT_MESSAGE_COUNT messages; opening the panel marks it read."""
+    """The last HITLNEXT_MESSAGE_COUNT messages. Shown as read: the page tells the server so
+    over its socket ("read"), since a GET changes nothing."""
     count = settings.HITLNEXT_MESSAGE_COUNT
     conversation = handoff.conversation
     newest = list(conversation.messages.select_related("author").order_by("-id")[: count + 1])
     older_cursor = newest[count - 1].pk if len(newest) > count else None
     read_at = timezone.now()
-    services.mark_conversation_read(agent=request.user, conversation_id=conversation.pk, at=read_at)
     return {
         "handoff": handoff,
         "conversation": conversation,
@@ -109,12 +110,12 @@ def handoff_detail(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpRe
 def handoff_messages(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """Older messages, loaded when the agent scrolls up: ?before=<oldest shown message id>."""
     handoff = _get_handoff_for_agent(request, handoff_id)
-    before = request.GET.get("before", "")
-    if not before.isdigit():
+    before = parse_id(request.GET.get("before", ""))
+    if before is None:
         return HttpResponse("Which messages? Give ?before=<message id>.", status=400)
     count = settings.HITLNEXT_MESSAGE_COUNT
     older = list(
-        handoff.conversation.messages.filter(pk__lt=int(before))
+        handoff.conversation.messages.filter(pk__lt=before)
         .select_related("author")
         .order_by("-id")[: count + 1]
     )

@@ -304,3 +304,145 @@ def test_a_fresh_address_that_fails_on_a_locked_username_is_locked_too(agent, fa
 
     assert _login("alice", "another-guess", "198.51.100.77").status_code == 200
     assert _login("alice", PASSWORD, "198.51.100.77").status_code == 429
+
+
+# --- 8. Crafted ids in query strings are a clear refusal or ignored, never a 500 -----------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?label=²",
+        "?label=99999999999999999999999",
+        "?label=-1",
+        "?cursor=99999999999999999999-1",
+        "?cursor=1-99999999999999999999999",
+        "?cursor=²-1",
+        "?f=1&status=pending&label=1²",
+    ],
+)
+def test_crafted_inbox_filters_are_ignored(agent, query):
+    client = Client()
+    client.force_login(agent)
+
+    assert client.get("/" + query).status_code == 200
+    assert client.get("/inbox/list/" + query).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("before", ["²", "99999999999999999999999", "-3", "1.5", ""])
+def test_a_crafted_before_cursor_is_a_400(agent, bot, before):
+    from handoffs.services import start_handoff
+
+    handoff, _ = start_handoff(bot=bot, conversation_id="th-1", user_id="u-1", channel="web")
+    client = Client()
+    client.force_login(agent)
+
+    answer = client.get(f"/handoffs/{handoff.pk}/messages/", {"before": before})
+
+    assert answer.status_code == 400
+
+
+@pytest.mark.django_db
+def test_an_id_too_large_for_the_database_is_a_404(agent, bot):
+    client = Client()
+    client.force_login(agent)
+    huge = "99999999999999999999"
+
+    assert client.get(f"/handoffs/{huge}/").status_code == 404
+    assert client.get(f"/handoffs/{huge}/messages/?before=1").status_code == 404
+    answer = BotApi(Client(), bot.api_key).get(f"/handoffs/{huge}")
+    assert answer.status_code == 404
+    assert answer.json()["detail"]
+
+
+# --- 7. One length limit per kind of text, in the services ---------------------------------
+
+
+@pytest.mark.django_db
+def test_an_agent_message_past_its_limit_is_refused_and_not_stored(agent, bot):
+    from conversations.models import Message
+    from conversations.text import AGENT_MESSAGE_MAX
+    from handoffs.services import assign_handoff, send_agent_message, start_handoff
+
+    handoff, _ = start_handoff(bot=bot, conversation_id="th-1", user_id="u-1", channel="web")
+    handoff = assign_handoff(handoff=handoff, agent=agent)
+    client = Client()
+    client.force_login(agent)
+
+    page = client.post(f"/handoffs/{handoff.pk}/send/", {"text": "x" * 2_000_000})
+    with pytest.raises(ValueError, match="at most 4,096 characters"):
+        send_agent_message(handoff=handoff, agent=agent, text="x" * (AGENT_MESSAGE_MAX + 1))
+    fits = send_agent_message(handoff=handoff, agent=agent, text="x" * AGENT_MESSAGE_MAX)
+
+    assert page.status_code == 422
+    assert "at most 4,096 characters" in page.content.decode()
+    assert list(Message.objects.filter(direction="agent")) == [fits]
+
+
+@pytest.mark.django_db
+def test_a_note_past_its_limit_is_refused_by_the_service(agent, bot):
+    from conversations.models import Note
+    from handoffs.services import add_note, start_handoff
+
+    handoff, _ = start_handoff(bot=bot, conversation_id="th-1", user_id="u-1", channel="web")
+
+    with pytest.raises(ValueError, match="at most 10,000 characters"):
+        add_note(handoff=handoff, author=agent, text="n" * 10_001)
+    assert not Note.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_relayed_message_past_its_limit_is_a_422_naming_the_field(bot):
+    api = BotApi(Client(), bot.api_key)
+    body = {
+        "conversation_id": "th-1",
+        "user_id": "u-1",
+        "channel": "web",
+        "id": "m-1",
+        "direction": "incoming",
+        "text": "y" * 20_001,
+    }
+
+    answer = api.post("/messages", body)
+
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["text"]
+
+
+# --- 9. IPv6 addresses that embed a private IPv4 address are private -----------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::127.0.0.1",  # IPv4-compatible (deprecated), what http://[::127.0.0.1]/ resolves to
+        "::a00:1",  # ::10.0.0.1
+        "64:ff9b:1::7f00:1",  # local-use NAT64 (RFC 8215)
+        "64:ff9b:1:a00:1::",
+        "::ffff:0:7f00:1",  # IPv4-translated (SIIT)
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+    ],
+)
+def test_ipv4_embedded_in_ipv6_is_judged_by_the_ipv4_address(address):
+    from conversations.webhook_urls import is_public
+
+    assert is_public(address) is False
+
+
+def test_a_nat64_form_of_a_public_address_stays_public():
+    from conversations.webhook_urls import is_public
+
+    assert is_public("64:ff9b::808:808") is True  # 8.8.8.8 through the well-known prefix
+
+
+@pytest.mark.django_db
+def test_a_webhook_url_on_an_ipv4_compatible_loopback_is_refused(settings):
+    from django.core.exceptions import ValidationError
+
+    from conversations.webhook_urls import WebhookUrlValidator
+
+    settings.HITLNEXT_WEBHOOK_REFUSE_PRIVATE = True
+    with pytest.raises(ValidationError):
+        WebhookUrlValidator()("http://[::127.0.0.1]/hooks")

@@ -267,7 +267,7 @@ def test_note_without_htmx_redirects_to_the_panel(agent, assigned):
     ("text", "message"),
     [
         ("   ", "Write a note first."),
-        ("x" * 10_001, "at most 10000 characters"),
+        ("x" * 10_001, "at most 10,000 characters"),
         ("nul \x00", "cannot be stored"),
     ],
 )

@@ -6,8 +6,9 @@
  *   so nothing is lost while the socket was down. Again every 30 min, which renews the
  *   socket's group memberships (they expire after a day).
  * - "watch" when another panel opens (a click in the inbox, back and forward);
- * - "read" when the agent sees the conversation (the tab comes back; live-updates.js and
- *   inbox.js when something arrives in view);
+ * - "read" when the agent sees the conversation: a panel opens in a visible tab (opening it is a
+ *   GET, which changes nothing on the server), the tab comes back, and (live-updates.js,
+ *   inbox.js) something arrives in view;
  * - "activity" on clicks and keys, at most every 30 s, which keeps an online agent online.
  * A socket refused (4403: the session ended) goes to the login page; a normal close (Daphne's
  * websocket timeout, a restart), which htmx does not retry, is retried here.
@@ -38,6 +39,8 @@ function tell(action) {
   const handoff = currentHandoff();
   watched = handoff;
   send({ action: action, handoff: handoff ? Number(handoff) : null, after: lastMessageId() });
+  // After the watch: the server marks read the conversation this socket now watches.
+  if (handoff && !document.hidden) send({ action: "read" });
 }
 
 function watch(force) {

@@ -42,3 +42,10 @@ def session_ended(user_id: int, session_key: str) -> None:
     the login, instead of receiving pushes until their next reload."""
     if session_key:
         send_event(agent_group(user_id), {"type": "session.ended", "session_key": session_key})
+
+
+def access_revoked(user_id: int) -> None:
+    """The agent was deactivated or deleted, or their password changed: each of their open
+    pages re-checks its own session (agents/revocation.py) and closes its socket if that no
+    longer signs them in."""
+    send_event(agent_group(user_id), {"type": "user.revoked"})

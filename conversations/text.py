@@ -18,8 +18,9 @@ AGENT_MESSAGE_MAX = 4_096
 NOTE_MAX = 10_000
 # An anonymous web chat visitor's message.
 VISITOR_MESSAGE_MAX = 2_000
-# A message (or history item) a bot relays; the API's 256 KiB body limit bounds the rest.
-RELAYED_MESSAGE_MAX = 20_000
+# A message a bot relays is whatever its channel carried: refusing it would lose history, so
+# its bound is the API's whole body (256 KiB), not a shorter one.
+RELAYED_MESSAGE_MAX = 256 * 1024
 
 
 def check_storable(text: str) -> str:

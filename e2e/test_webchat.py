@@ -3,8 +3,15 @@ visitor and an agent (two browser contexts) conversing both ways live."""
 
 from __future__ import annotations
 
+import re
+import socket
+import urllib.request
+from urllib.parse import urlsplit
+
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from e2e.helpers import go_online, log_in
 
@@ -34,9 +41,14 @@ def test_visitor_talks_to_the_demo_bot_on_a_phone(browser: Browser, live_server_
     expect(page.get_by_role("button", name="Talk to a person")).to_be_in_viewport()
     expect(page.get_by_role("button", name="Send")).to_be_in_viewport()
 
-    # A reload keeps the visitor's conversation (same session).
+    # A reload keeps the visitor's conversation: the id is in its own signed cookie, which
+    # scripts cannot read, and no server-side session was made for it.
     page.reload()
     expect(conversation.get_by_text("Hello <b>there</b>")).to_be_visible()
+    cookies = {cookie["name"]: cookie for cookie in context.cookies()}
+    assert set(cookies) == {"hitlnext_visitor"}
+    assert cookies["hitlnext_visitor"]["httpOnly"]
+    assert cookies["hitlnext_visitor"]["sameSite"] == "Lax"
     context.close()
 
 
@@ -104,3 +116,24 @@ def test_visitor_and_agent_converse_live_both_ways(browser: Browser, live_server
     expect(visitor.get_by_role("button", name="Talk to a person")).to_be_visible()
     visitor_context.close()
     agent_context.close()
+
+
+def test_the_server_closes_a_visitor_socket_that_floods_it(live_server_url: str):
+    # Through Daphne itself, which allows a server only some close codes (a refused one ends
+    # the socket with 1011, which htmx reconnects after). From 127.0.0.2: the flooding address
+    # may open no socket for a minute, and the other tests chat from 127.0.0.1.
+    page = urllib.request.urlopen(f"{live_server_url}/chat/").read().decode()
+    path = re.search(r'ws-connect="([^"]+)"', page).group(1).replace("&amp;", "&")
+    port = urlsplit(live_server_url).port
+    sock = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0))
+
+    with connect(f"ws://localhost:{port}{path}", sock=sock, origin=live_server_url) as ws:
+        ws.recv(timeout=5)  # the catch-up
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(2000):
+                ws.send('{"text":"x"}')
+            while True:
+                ws.recv(timeout=5)
+
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4429

@@ -3,11 +3,16 @@
 The page says hello on every (re)connect and names the conversation it shows; the answer is
 the current state (presence, the conversation's head and any messages the page missed), so
 nothing is lost while the socket was down.
+
+The socket stays only as long as its session signs the agent in (agents/revocation.py): it is
+checked again on every action the page sends, when the agent's access is revoked, and on a
+push at most once a minute.
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -15,29 +20,31 @@ from django.contrib.auth.models import User
 from django.template.loader import render_to_string
 
 from agents import live as presence
+from agents import revocation
 from agents.services import profile_for, record_activity
 from handoffs import live
 from handoffs.models import Handoff
 from handoffs.services import mark_conversation_read
+from hitlnext_project.shared.ids import parse_id
 
 FORBIDDEN = 4403
+# The session this socket opened with is gone (logged out, expired, or re-keyed by the agent's
+# own password change, update_session_auth_hash): the page reconnects (live-socket.js retries
+# any other code than 4403) with the cookie it holds now, and connect() decides.
+RECONNECT = 4000
+# Pushes are forwarded without touching the database, for fan-out to many sockets; a revocation
+# announcement the channel layer dropped is caught by re-checking the session on the first push
+# after this many seconds: at most one check per socket per minute.
+RECHECK_EVERY = 60.0
 # The page sends only small JSON control messages (hello, watch, activity, read) plus the
 # HEADERS htmx adds: a few hundred bytes. Bigger frames, or binary ones, close the socket with
-# 1009 (RFC 6455 "message too big"), which htmx does not retry.
+# 4413 (as HTTP's 413), which htmx does not retry. Not RFC 6455's 1009: Daphne (autobahn) may
+# only send 1000 or 3000-4999, so a 1009 raised and the socket ended with 1011, which htmx
+# does retry.
 MAX_FRAME_BYTES = 16 * 1024
-MESSAGE_TOO_BIG = 1009
+MESSAGE_TOO_BIG = 4413
 # Past this many missed messages the page reloads the panel instead of appending them all.
 CATCH_UP_LIMIT = 200
-
-
-def _as_id(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and value > 0:
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
 
 
 def presence_state(user: User) -> str:
@@ -85,6 +92,8 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.user: User = user
+        self.session_key: str = self.scope["session"].session_key or ""
+        self.checked_at: float = time.monotonic()
         for group in (live.INBOX_GROUP, presence.PRESENCE_GROUP, presence.agent_group(user.pk)):
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.append(group)
@@ -108,6 +117,8 @@ class AgentConsumer(AsyncWebsocketConsumer):
             return
         if not isinstance(data, dict):
             return
+        if not await self._still_signed_in():
+            return
         action = data.get("action")
         if action == "hello":
             # Group membership expires (channels' group_expiry, a day) counted from the join;
@@ -126,7 +137,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             )
 
     async def _watch(self, data: dict) -> None:
-        handoff_id = _as_id(data.get("handoff"))
+        handoff_id = parse_id(data.get("handoff"))
         if handoff_id is None:
             await self._switch_conversation(None)
             return
@@ -140,7 +151,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
         if conversation_id is None:
             return
         _, html = await database_sync_to_async(conversation_state)(
-            handoff_id, _as_id(data.get("after"))
+            handoff_id, parse_id(data.get("after"))
         )
         if html:
             await self.send(text_data=html)
@@ -163,6 +174,11 @@ class AgentConsumer(AsyncWebsocketConsumer):
         # push_html only forwards pre-rendered HTML and touches no database, so a push to
         # many sockets skips that hop. Every other message takes the normal path.
         if message.get("type") == "push.html":
+            if not self.joined:  # closed: drop what was queued before
+                return
+            if time.monotonic() - self.checked_at >= RECHECK_EVERY:
+                if not await self._still_signed_in():
+                    return
             await self.push_html(message)
             return
         await super().dispatch(message)
@@ -171,6 +187,26 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=event["html"])
 
     async def session_ended(self, event: dict) -> None:
-        session = self.scope.get("session")
-        if session is not None and session.session_key == event.get("session_key"):
-            await self.close(code=FORBIDDEN)
+        if self.joined and self.session_key == event.get("session_key"):
+            await self._end(FORBIDDEN)
+
+    async def user_revoked(self, event: dict) -> None:
+        if self.joined:
+            await self._still_signed_in()
+
+    async def _still_signed_in(self) -> bool:
+        """Whether this socket's session still signs its agent in; if not, the socket is
+        closed and the caller does nothing more."""
+        user = await database_sync_to_async(revocation.signed_in_user)(self.session_key)
+        if user is not None and user.pk == self.user.pk:
+            self.user, self.checked_at = user, time.monotonic()
+            return True
+        gone = not await database_sync_to_async(revocation.session_exists)(self.session_key)
+        await self._end(RECONNECT if gone and user is None else FORBIDDEN)
+        return False
+
+    async def _end(self, code: int) -> None:
+        # Leave the groups now, not when the client acknowledges the close: nothing more is
+        # forwarded to this socket.
+        await self.disconnect(code)
+        await self.close(code=code)

@@ -48,3 +48,15 @@ def second_agent(db):
 @pytest.fixture
 def offline_agent(db):
     return UserFactory(username="carol", first_name="Carol", last_name="Ng", online=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test gets its own channel layer instance. channels_redis keeps per-event-loop
+    state (a receive lock, its clean-up tasks) on the instance: a test that ended while a
+    receive was still cleaning up left a lock bound to its loop, and the next test's loop
+    tripped over it ("bound to a different event loop")."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.pop("default", None)

@@ -394,21 +394,22 @@ def test_a_note_past_its_limit_is_refused_by_the_service(agent, bot):
 
 
 @pytest.mark.django_db
-def test_a_relayed_message_past_its_limit_is_a_422_naming_the_field(bot):
-    api = BotApi(Client(), bot.api_key)
-    body = {
-        "conversation_id": "th-1",
-        "user_id": "u-1",
-        "channel": "web",
-        "id": "m-1",
-        "direction": "incoming",
-        "text": "y" * 20_001,
-    }
+def test_a_relayed_message_past_its_limit_is_refused_by_the_service(bot):
+    from conversations.models import Message
+    from conversations.text import RELAYED_MESSAGE_MAX
+    from handoffs.services import relay_message
 
-    answer = api.post("/messages", body)
-
-    assert answer.status_code == 422
-    assert [e["field"] for e in answer.json()["errors"]] == ["text"]
+    with pytest.raises(ValueError, match="at most 262,144 characters"):
+        relay_message(
+            bot=bot,
+            conversation_id="th-1",
+            user_id="u-1",
+            channel="web",
+            external_id="m-1",
+            direction="incoming",
+            text="y" * (RELAYED_MESSAGE_MAX + 1),
+        )
+    assert not Message.objects.exists()
 
 
 # --- 9. IPv6 addresses that embed a private IPv4 address are private -----------------------

@@ -11,7 +11,9 @@ import time_machine
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.cache import cache
 from django.core.management import call_command
+from django.http import HttpResponse
 from django.utils import timezone
 
 from conversations.models import Bot, Conversation, Message
@@ -29,12 +31,21 @@ VISITOR_A = "visitor-aaaaaaaaaaaaaaaa"
 VISITOR_B = "visitor-bbbbbbbbbbbbbbbb"
 
 
-def make_session(visitor_id: str | None) -> str:
-    session = SessionStore()
-    if visitor_id is not None:
-        session[visitors.SESSION_KEY] = visitor_id
-    session.save()
-    return session.session_key
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    # The web chat's budgets are counted in the cache (webchat/limits.py).
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def visitor_cookie(visitor_id: str | None) -> str:
+    """The Cookie header of a browser the chat page gave this id (None: a cookie, not ours)."""
+    if visitor_id is None:
+        return "sessionid=unrelated"
+    response = HttpResponse()
+    visitors.set_visitor_cookie(response, visitor_id)
+    return f"{visitors.COOKIE_NAME}={response.cookies[visitors.COOKIE_NAME].value}"
 
 
 async def visitor_socket(
@@ -47,9 +58,10 @@ async def visitor_socket(
     headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
     headers.append((b"accept-language", language))
     if cookie:
-        key = await database_sync_to_async(make_session)(visitor_id)
-        headers.append((b"cookie", f"sessionid={key}".encode()))
+        headers.append((b"cookie", visitor_cookie(visitor_id).encode()))
     comm = WebsocketCommunicator(application, path, headers=headers)
+    # A client address, as Daphne gives (the scope is read when the application starts).
+    comm.scope["client"] = ("127.0.0.1", 50000)
     connected, code = await comm.connect()
     return comm, connected, code
 
@@ -90,12 +102,32 @@ def stored(visitor_id: str) -> list[tuple[str, str]]:
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_socket_without_a_visitor_session_is_refused():
+async def test_socket_without_a_visitor_cookie_is_refused():
     _, connected, code = await visitor_socket(None)
     assert (connected, code) == (False, 4403)
 
     _, connected, code = await visitor_socket(cookie=False)
     assert (connected, code) == (False, 4403)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_socket_refuses_an_unsigned_or_tampered_visitor_cookie():
+    signed = visitor_cookie(VISITOR_A).split("=", 1)[1]
+    tampered = signed.replace(VISITOR_A, VISITOR_B)
+    token = visitors.visitor_token(VISITOR_A)  # signed, but for the URL, not the cookie
+    for bad in (VISITOR_A, tampered, token):
+        comm = WebsocketCommunicator(
+            application,
+            "/ws/chat/",
+            headers=[
+                (b"origin", b"http://localhost"),
+                (b"host", b"localhost"),
+                (b"cookie", f"{visitors.COOKIE_NAME}={bad}".encode()),
+            ],
+        )
+        assert await comm.connect() == (False, 4403)
+        await comm.disconnect()
 
 
 @pytest.mark.asyncio
@@ -113,7 +145,7 @@ async def test_socket_refuses_a_forged_or_tampered_token():
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_socket_accepts_the_signed_token_when_the_cookie_is_withheld():
-    # A cross-site iframe gets no session cookie; the page's signed token identifies it.
+    # A cross-site iframe gets no visitor cookie; the page's signed token identifies it.
     await database_sync_to_async(webchat.post_visitor_message)(visitor_id=VISITOR_A, text="hi")
     token = visitors.visitor_token(VISITOR_A)
     comm, connected, _ = await visitor_socket(path=f"/ws/chat/?t={token}", cookie=False)
@@ -125,11 +157,13 @@ async def test_socket_accepts_the_signed_token_when_the_cookie_is_withheld():
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_socket_refuses_a_foreign_origin():
-    key = await database_sync_to_async(make_session)(VISITOR_A)
     comm = WebsocketCommunicator(
         application,
         "/ws/chat/",
-        headers=[(b"origin", b"http://evil.example"), (b"cookie", f"sessionid={key}".encode())],
+        headers=[
+            (b"origin", b"http://evil.example"),
+            (b"cookie", visitor_cookie(VISITOR_A).encode()),
+        ],
     )
     connected, _ = await comm.connect()
     assert not connected
@@ -427,19 +461,51 @@ async def test_markup_in_visitor_text_and_agent_names_is_escaped():
 def test_chat_page_gives_an_anonymous_visitor_an_id_and_shows_only_their_messages(client):
     response = client.get("/chat/")
     assert response.status_code == 200
-    visitor_id = client.session[visitors.SESSION_KEY]
+    visitor_id = visitors.visitor_from_cookie(client.cookies[visitors.COOKIE_NAME].value)
     assert visitors.is_visitor_id(visitor_id)
     webchat.post_visitor_message(visitor_id=visitor_id, text="my own words")
     webchat.post_visitor_message(visitor_id=VISITOR_B, text="someone else's words")
 
     page = client.get("/chat/").content.decode()
 
-    assert client.session[visitors.SESSION_KEY] == visitor_id
+    assert visitors.visitor_from_cookie(client.cookies[visitors.COOKIE_NAME].value) == visitor_id
     assert "my own words" in page
     assert "someone else" not in page
     assert 'ws-connect="/ws/chat/?t=' in page
     token = unquote(page.split("?t=")[1].split('"')[0])
     assert visitors.visitor_from_token(token) == visitor_id
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("https", [False, True])
+def test_the_visitor_cookie_is_httponly_lax_and_secure_over_https(client, settings, https):
+    settings.HTTPS = https
+
+    cookie = client.get("/chat/", secure=https).cookies[visitors.COOKIE_NAME]
+
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert bool(cookie["secure"]) is https
+    # Signed: the id alone, or another visitor's id in a copy of it, is not accepted.
+    visitor_id = visitors.visitor_from_cookie(cookie.value)
+    assert visitors.is_visitor_id(visitor_id)
+    assert visitors.visitor_from_cookie(visitor_id) is None
+    assert visitors.visitor_from_cookie(cookie.value.replace(visitor_id, VISITOR_B)) is None
+
+
+@pytest.mark.django_db
+def test_a_visitor_whose_id_is_in_their_session_keeps_their_conversation(client, settings):
+    # Visitors from before the id moved to its own cookie.
+    session = SessionStore()
+    session[visitors.SESSION_KEY] = VISITOR_A
+    session.save()
+    webchat.post_visitor_message(visitor_id=VISITOR_A, text="from before the cookie")
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+
+    page = client.get("/chat/").content.decode()
+
+    assert "from before the cookie" in page
+    assert visitors.visitor_from_cookie(client.cookies[visitors.COOKIE_NAME].value) == VISITOR_A
 
 
 @pytest.mark.django_db

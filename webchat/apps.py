@@ -10,8 +10,10 @@ class WebchatConfig(AppConfig):
 
     def ready(self) -> None:
         from handoffs import signals
-        from webchat import live
+        from webchat import live, sessions
+        from webhooks import worker
 
         # What a bot would receive as webhooks goes to the visitor's socket instead.
         signals.handoff_changed.connect(live.visitor_handoff_changed, dispatch_uid="webchat")
         signals.message_added.connect(live.visitor_message_added, dispatch_uid="webchat")
+        worker.register_hourly(sessions.clear_expired_sessions)

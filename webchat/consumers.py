@@ -1,20 +1,39 @@
-"""The web chat visitor's socket: anonymous, identified only by its own visitor id."""
+"""The web chat visitor's socket: anonymous, identified only by its own visitor id.
+
+Anyone can open one, so nothing a frame asks for reaches the database unless the visitor's,
+its address's and the overall budgets allow it (webchat/limits.py), and a socket sending more
+than FRAMES_PER_SECOND frames in a second is closed (TOO_MANY_FRAMES).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
+from asgiref.typing import (
+    ASGIReceiveCallable,
+    ASGIReceiveEvent,
+    ASGISendCallable,
+    WebSocketCloseEvent,
+)
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from webchat import live, services, visitors
+from webchat import limits, live, services, visitors
 
 # Bigger than any valid frame: 2000 characters JSON-escaped (up to 6 bytes each) plus the
 # HEADERS htmx adds. Anything larger is refused unread.
 MAX_FRAME_BYTES = 16 * 1024
+# A person presses Send a few times a second at most; a script sends thousands.
+FRAMES_PER_SECOND = 20
+# "Too many frames", in the private range as 4403 is "forbidden". RFC 6455's 1008 (policy
+# violation) would say it, but Daphne (autobahn) lets a server send only 1000 or 3000-4999:
+# close(code=1008) raises there, and the socket ends with 1011, which htmx reconnects after.
+TOO_MANY_FRAMES = 4429
 
 
 def _query_token(scope: Mapping[str, Any]) -> str:
@@ -23,12 +42,9 @@ def _query_token(scope: Mapping[str, Any]) -> str:
 
 
 def _visitor_from_scope(scope: Mapping[str, Any]) -> str | None:
-    """The session's visitor id, else the signed token the chat page put in the socket URL."""
-    session = scope.get("session")
-    visitor_id = session.get(visitors.SESSION_KEY) if session is not None else None
-    if visitors.is_visitor_id(visitor_id):
-        return visitor_id
-    return visitors.visitor_from_token(_query_token(scope))
+    """The visitor cookie's id, else the signed token the chat page put in the socket URL."""
+    cookie = scope.get("cookies", {}).get(visitors.COOKIE_NAME)
+    return visitors.visitor_from_cookie(cookie) or visitors.visitor_from_token(_query_token(scope))
 
 
 def _header(scope: Mapping[str, Any], name: bytes) -> str:
@@ -38,10 +54,82 @@ def _header(scope: Mapping[str, Any], name: bytes) -> str:
     return ""
 
 
+# Off the event loop (with Redis a budget check is a network call) and off the one thread that
+# database_sync_to_async work shares: a refused frame must not wait behind database work.
+_handoff_wait = sync_to_async(limits.handoff_wait, thread_sensitive=False)
+_message_wait = sync_to_async(limits.message_wait, thread_sensitive=False)
+_is_penalised = sync_to_async(limits.is_penalised, thread_sensitive=False)
+_penalise_flooding = sync_to_async(limits.penalise_flooding, thread_sensitive=False)
+
+
+class _FrameGate:
+    """Takes the socket's frames as they arrive and passes the consumer those within
+    FRAMES_PER_SECOND; past it, closes the socket and drops the rest unread.
+
+    Counted here, not in receive(): Daphne reads and queues every frame (no backpressure) and
+    a consumer takes one per turn of the event loop, so under a flood the rate receive() sees
+    is the consumer's own, too slow to ever trip the limit.
+    """
+
+    def __init__(
+        self,
+        receive: ASGIReceiveCallable,
+        send: ASGISendCallable,
+        on_flood: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._receive = receive
+        self._send = send
+        self._on_flood = on_flood
+        self._window = limits.FrameWindow(FRAMES_PER_SECOND)
+        self._passed: asyncio.Queue[ASGIReceiveEvent] = asyncio.Queue()
+        self._closed = False
+
+    async def receive(self) -> ASGIReceiveEvent:
+        return await self._passed.get()
+
+    async def pump(self) -> None:
+        while True:
+            # Returns without yielding while frames are queued: a backlog is drained at once.
+            message = await self._receive()
+            if message["type"] == "websocket.receive":
+                if self._closed:
+                    continue
+                if not self._window.allow():
+                    self._closed = True
+                    await self._send(
+                        WebSocketCloseEvent(
+                            type="websocket.close", code=TOO_MANY_FRAMES, reason=None
+                        )
+                    )
+                    await self._on_flood()
+                    continue
+            self._passed.put_nowait(message)
+            if message["type"] == "websocket.disconnect":
+                return
+
+
 class VisitorConsumer(AsyncWebsocketConsumer):
+    async def __call__(
+        self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        client = scope.get("client")
+        self.address = client[0] if client else ""
+
+        async def on_flood() -> None:
+            await _penalise_flooding(address=self.address)
+
+        gate = _FrameGate(receive, send, on_flood)
+        pump = asyncio.ensure_future(gate.pump())
+        try:
+            await super().__call__(scope, gate.receive, send)
+        finally:
+            pump.cancel()
+
     async def connect(self) -> None:
-        # The session loads lazily from the database: not from the event loop.
-        visitor_id = await database_sync_to_async(_visitor_from_scope)(self.scope)
+        if await _is_penalised(address=self.address):
+            await self.close(code=TOO_MANY_FRAMES)
+            return
+        visitor_id = _visitor_from_scope(self.scope)
         if visitor_id is None:
             await self.close(code=4403)
             return
@@ -72,10 +160,17 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             return
         try:
             if data.get("action") == "handoff":
+                if await _handoff_wait(address=self.address) is not None:
+                    await self._notice(services.HANDOFFS_BUSY)
+                    return
                 await database_sync_to_async(services.request_person)(
                     visitor_id=self.visitor_id, language=self.language
                 )
             else:
+                wait = await _message_wait(visitor_id=self.visitor_id, address=self.address)
+                if wait is not None:
+                    await self._notice(services.TOO_QUICKLY)
+                    return
                 await database_sync_to_async(services.post_visitor_message)(
                     visitor_id=self.visitor_id, text=data.get("text")
                 )

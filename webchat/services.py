@@ -1,9 +1,10 @@
 """The built-in web chat channel: a bot like any other, whose user is an anonymous visitor.
 
-The visitor's identity is a random id kept in the server-side session (never chosen by the
-client). Its conversation is "web-<visitor id>" of the "Web chat" bot, stored and handed off
-through the same services as API-driven conversations; what the bot would receive as webhooks
-goes straight to the visitor's socket instead (webchat/live.py).
+The visitor's identity is a random id in a signed cookie (never chosen by the client;
+webchat/visitors.py). Its conversation is "web-<visitor id>" of the "Web chat" bot, created on
+the first message and stored and handed off through the same services as API-driven
+conversations; what the bot would receive as webhooks goes straight to the visitor's socket
+instead (webchat/live.py). Abuse limits are checked before these run (webchat/limits.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ MAX_TEXT_LENGTH = 2000
 # visitor's stored messages), so it holds across any number of server processes.
 RATE_LIMIT = 10
 RATE_WINDOW = timedelta(seconds=10)
+TOO_QUICKLY = "You are sending messages too quickly. Please wait a moment."
+HANDOFFS_BUSY = "We cannot take more requests for a person right now. Please try again later."
 CATCH_UP_COUNT = 50
 BOT_REPLY = 'I\'m the hitlnext demo bot. Press "Talk to a person" to reach an agent.'
 
@@ -140,7 +143,7 @@ def post_visitor_message(*, visitor_id: str, text: object) -> VisitorPost:
             direction=Message.Direction.INCOMING, created_at__gte=since
         ).count()
         if recent >= RATE_LIMIT:
-            raise VisitorError("You are sending messages too quickly. Please wait a moment.")
+            raise VisitorError(TOO_QUICKLY)
         result = relay_message(
             **ids,
             external_id=f"visitor-{secrets.token_hex(8)}",

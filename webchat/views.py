@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
 from csp.decorators import csp_replace
@@ -12,14 +13,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
-from webchat import services, visitors
+from webchat import limits, services, visitors
 
 
-def _visitor_id(request: HttpRequest) -> str:
-    visitor_id = request.session.get(visitors.SESSION_KEY)
-    if not visitors.is_visitor_id(visitor_id):
-        visitor_id = visitors.new_visitor_id()
-        request.session[visitors.SESSION_KEY] = visitor_id
+def _known_visitor(request: HttpRequest) -> str | None:
+    visitor_id = visitors.visitor_from_cookie(request.COOKIES.get(visitors.COOKIE_NAME))
+    if visitor_id is None and settings.SESSION_COOKIE_NAME in request.COOKIES:
+        # A visitor from before the id moved to its cookie: their session names it (read
+        # only; the cookie set below takes over).
+        legacy = request.session.get(visitors.SESSION_KEY)
+        visitor_id = legacy if visitors.is_visitor_id(legacy) else None
     return visitor_id
 
 
@@ -31,14 +34,31 @@ def _visitor_id(request: HttpRequest) -> str:
 @xframe_options_exempt
 @csp_replace({"frame-ancestors": settings.HITLNEXT_WEBCHAT_FRAME_ANCESTORS})
 def chat(request: HttpRequest) -> HttpResponse:
-    visitor_id = _visitor_id(request)
-    conversation = services.find_conversation(visitor_id)
+    embed = request.GET.get("embed") == "1"
+    visitor_id = _known_visitor(request)
+    if visitor_id is None:
+        # A new visitor costs no database row: the id lives in its cookie until the first
+        # message creates the conversation. Only how many are issued is limited.
+        wait = limits.new_visitor_wait(address=request.META.get("REMOTE_ADDR", ""))
+        if wait is not None:
+            response = render(
+                request,
+                "webchat/busy.html",
+                {"embed": embed, "minutes": math.ceil(wait / 60)},
+                status=429,
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        visitor_id = visitors.new_visitor_id()
+        conversation = None
+    else:
+        conversation = services.find_conversation(visitor_id)
     token = urlencode({"t": visitors.visitor_token(visitor_id)})
-    return render(
+    response = render(
         request,
         "webchat/chat.html",
         {
-            "embed": request.GET.get("embed") == "1",
+            "embed": embed,
             "socket_path": f"/ws/chat/?{token}",
             "handoff": services.latest_handoff(conversation),
             "messages": services.recent_messages(conversation),
@@ -46,6 +66,8 @@ def chat(request: HttpRequest) -> HttpResponse:
             "notice": "",
         },
     )
+    visitors.set_visitor_cookie(response, visitor_id)
+    return response
 
 
 @require_GET

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from agents.models import AgentProfile
-from agents.services import profile_for, set_online
+from agents.services import profile_for, routing_settings_changed, set_online
 
 User = get_user_model()
 
@@ -19,16 +22,31 @@ class AgentProfileInline(admin.StackedInline):
     can_delete = False
     max_num = 1
     verbose_name = verbose_name_plural = "agent profile"
-    fields = ("avatar", "online", "session_expires_at", "last_activity_at")
+    fields = (
+        "avatar",
+        "capacity",
+        "languages",
+        "online",
+        "session_expires_at",
+        "last_activity_at",
+        "last_assigned_at",
+    )
     # Presence is the agent's own switch and the worker's timer, not an admin field.
-    readonly_fields = ("online", "session_expires_at", "last_activity_at")
+    readonly_fields = ("online", "session_expires_at", "last_activity_at", "last_assigned_at")
 
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
     """Who is online right now; edited from the agent (user) page."""
 
-    list_display = ("user", "online", "session_expires_at", "last_activity_at")
+    list_display = (
+        "user",
+        "online",
+        "capacity",
+        "languages",
+        "session_expires_at",
+        "last_activity_at",
+    )
     list_filter = ("online",)
     list_select_related = ("user",)
     search_fields = ("user__username", "user__first_name", "user__last_name")
@@ -64,6 +82,13 @@ class AgentAdmin(UserAdmin):
     inlines = [AgentProfileInline]
     actions = ["set_offline"]
 
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        # One transaction: the revocation pushed after commit (agents/revocation.py) then
+        # reaches the sockets after update_session_auth_hash re-keyed the admin's own session,
+        # so their own page reconnects signed in instead of being sent to the login.
+        with transaction.atomic():
+            return super().user_change_password(request, id, form_url)
+
     def get_inlines(self, request: HttpRequest, obj):
         # The add page stays Django's two-step one; the profile is created with the user.
         return self.inlines if obj is not None else []
@@ -72,6 +97,12 @@ class AgentAdmin(UserAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             profile_for(obj)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        super().save_formset(request, form, formset, change)
+        if any({"capacity", "languages"} & set(f.changed_data) for f in formset.forms):
+            # More room or a new language may fit a queued handoff (auto-assignment).
+            routing_settings_changed(agent=form.instance)
 
     @admin.display(boolean=True, description="online", ordering="agent_profile__online")
     def online(self, user) -> bool | None:

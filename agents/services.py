@@ -11,9 +11,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from agents import live
+from agents import live, signals
 from agents.errors import AgentOffline
 from agents.models import AgentProfile
+from hitlnext_project.shared.push import announce
 
 
 def profile_for(user: User) -> AgentProfile:
@@ -31,8 +32,22 @@ def set_online(*, agent: User, online: bool) -> AgentProfile:
         )
         if profile.online != online:
             transaction.on_commit(partial(live.presence_changed, agent.pk))
+            if online:
+                _announce_availability(agent.pk)
     profile.online, profile.session_expires_at, profile.last_activity_at = online, deadline, now
     return profile
+
+
+def _announce_availability(user_id: int) -> None:
+    transaction.on_commit(
+        partial(announce, signals.availability_changed, sender=AgentProfile, user_id=user_id)
+    )
+
+
+def routing_settings_changed(*, agent: User) -> None:
+    """An admin saved the agent's capacity or languages: routing looks at the queue again
+    (after the admin's transaction commits)."""
+    _announce_availability(agent.pk)
 
 
 def record_activity(*, agent: User) -> bool:

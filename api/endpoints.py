@@ -358,6 +358,7 @@ def create_handoff(request: BotRequest, payload: HandoffIn) -> Status:
         history=history,
         timeout_seconds=min(payload.timeout_seconds or 0, TIMEOUT_MAX_SECONDS),
         labels=payload.labels or (),
+        priority=payload.priority,
     )
     return Status(201 if created else 200, handoff_json(handoff))
 

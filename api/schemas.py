@@ -14,8 +14,6 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
 
-from conversations.text import RELAYED_MESSAGE_MAX
-
 USER_VARIABLES_MAX_BYTES = 16 * 1024
 HISTORY_MAX_ITEMS = 200
 # Far enough for any real wait, near enough that the deadline stays a sane datetime.
@@ -24,8 +22,8 @@ TIMEOUT_MAX_SECONDS = 30 * 24 * 3600
 Id255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Channel = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Language = Annotated[str, StringConstraints(max_length=16)]
-RelayedText = Annotated[str, StringConstraints(max_length=RELAYED_MESSAGE_MAX)]
 Direction = Literal["incoming", "outgoing"]
+Priority = Literal["normal", "high"]
 
 
 class _In(Schema):
@@ -50,7 +48,7 @@ Timestamp = Annotated[datetime, AfterValidator(_aware)]
 class HistoryItemIn(_In):
     id: Id255 = Field(description="The bot's id of this message; a re-sent id is skipped.")
     direction: Direction
-    text: RelayedText | None = Field("", description="At most 20,000 characters.")
+    text: str | None = ""
     payload: dict[str, Any] | None = Field(None, description="A non-text message (any JSON).")
     created_at: Timestamp | None = Field(None, description="ISO-8601; default: now.")
 
@@ -73,6 +71,11 @@ class HandoffIn(_In):
         f"Values above {TIMEOUT_MAX_SECONDS} (30 days) are capped to it.",
     )
     labels: list[str] | None = Field(None, description="Names of labels known to the server.")
+    priority: Priority = Field(
+        "normal",
+        description='The queue serves "high" before "normal", then the oldest first.',
+        examples=["high"],
+    )
 
     @field_validator("user")
     @classmethod
@@ -93,9 +96,7 @@ class MessageIn(_In):
     channel: Channel
     id: Id255 = Field(description="The bot's message id: re-sending it stores nothing twice.")
     direction: Direction
-    text: RelayedText | None = Field(
-        "", description="Optional when a payload is given; at most 20,000 characters."
-    )
+    text: str | None = Field("", description="Optional when a payload is given.")
     payload: dict[str, Any] | None = Field(None, description="A non-text message (any JSON).")
     created_at: Timestamp | None = Field(None, description="ISO-8601; default: now.")
 
@@ -116,6 +117,7 @@ class HandoffOut(Schema):
     user_id: str
     channel: str
     language: str
+    priority: Priority
     labels: list[str]
     agent: AgentRef | None
     created_at: str

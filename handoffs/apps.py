@@ -20,4 +20,5 @@ class HandoffsConfig(AppConfig):
             live.contact_changed, dispatch_uid="handoffs.live"
         )
         worker.register_timer(services.expire_due_handoffs)
+        worker.register_timer(services.requeue_unanswered_handoffs)
         worker.register_hourly(retention.apply_retention_setting)

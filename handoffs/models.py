@@ -27,6 +27,10 @@ class Handoff(models.Model):
         REJECTED = "rejected", "Rejected"
         EXPIRED = "expired", "Expired"
 
+    class Priority(models.TextChoices):
+        NORMAL = "normal", "Normal"
+        HIGH = "high", "High"
+
     ACTIVE = (Status.PENDING, Status.ASSIGNED)
     TERMINAL = (Status.RESOLVED, Status.REJECTED, Status.EXPIRED)
 
@@ -35,6 +39,8 @@ class Handoff(models.Model):
         "conversations.Conversation", on_delete=models.CASCADE, related_name="handoffs"
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The queue's order: high before normal, then oldest first (routing/queue.py).
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -54,6 +60,18 @@ class Handoff(models.Model):
     # Denormalised for the inbox list, so it needs no per-row query.
     last_user_message = models.CharField(max_length=200, blank=True)
     last_activity_at = models.DateTimeField(default=timezone.now)
+    # Since when the user has waited for the assignee's answer: set on assignment and by the
+    # user's first message after the agent last wrote, cleared when the agent writes. The
+    # reassignment timer (HITLNEXT_REASSIGN_AFTER) reads it, so a restart loses no deadline.
+    awaiting_reply_since = models.DateTimeField(null=True, blank=True)
+    # The agent it was last taken back from (requeued): auto-assignment passes them over.
+    requeued_from = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     # Not columns: the viewing agent's read mark, set on the rows of an inbox page for the
     # templates (handoffs.inbox.inbox_page; handoffs.live for a pushed row).
     read_at: datetime | None
@@ -73,6 +91,11 @@ class Handoff(models.Model):
             models.Index(fields=["agent", "status", "-created_at"], name="handoff_inbox_agent"),
             models.Index(
                 fields=["expires_at"], condition=Q(status="pending"), name="handoff_expiry_due"
+            ),
+            models.Index(
+                fields=["awaiting_reply_since"],
+                condition=Q(status="assigned"),
+                name="handoff_reply_due",
             ),
         ]
 

@@ -30,6 +30,7 @@ def handoff_json(handoff: Handoff) -> dict:
         "user_id": conversation.end_user.external_id,
         "channel": conversation.channel,
         "language": handoff.language,
+        "priority": handoff.priority,
         "labels": sorted(label.name for label in handoff.labels.all()),
         "agent": agent_json(handoff.agent),
         "created_at": isoformat(handoff.created_at),

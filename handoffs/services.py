@@ -1,7 +1,8 @@
 """The handoff state machine: one function per transition, each transactional and race-safe,
 and the messages and notes written around it.
 
-pending -> assigned -> resolved; pending|assigned -> rejected; pending -> expired.
+pending -> assigned -> resolved; pending|assigned -> rejected; pending -> expired;
+assigned -> pending (requeued).
 Events (outbox rows) are written in the same transaction; live pushes and announcements
 (handoffs.signals) run after commit.
 """
@@ -12,14 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Literal
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import DateTimeField, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from agents.models import display_name
+from agents.models import AgentProfile, display_name
 from agents.services import require_online
 from conversations.models import Bot, Conversation, Message, Note
 from conversations.services import ensure_conversation, preview
@@ -40,11 +43,15 @@ from handoffs.errors import (
     UnknownLabel,
 )
 from handoffs.models import ConversationDeletion, Handoff, HandoffRead, Label, SystemMessage
-from handoffs.payloads import handoff_json, message_json
+from handoffs.payloads import agent_json, handoff_json, message_json
 from hitlnext_project.shared.push import announce
 from webhooks.events import record_event
 
 Status = Handoff.Status
+# Who decided an assignment: routing, the agent ("Assign to me"), or a transfer.
+AssignedBy = Literal["auto", "agent", "transfer"]
+# Why a handoff went back to the queue.
+RequeueReason = Literal["agentDidNotReply", "transfer"]
 
 
 def _load(handoff_id: int) -> Handoff:
@@ -91,7 +98,7 @@ def _announce_message_added(
     )
 
 
-def _emit_handoff_event(handoff: Handoff, type: str, **extra: str) -> None:
+def _emit_handoff_event(handoff: Handoff, type: str, **extra: object) -> None:
     record_event(
         bot=handoff.bot,
         type=type,
@@ -158,8 +165,10 @@ def start_handoff(
     history: Iterable[dict] = (),
     timeout_seconds: int = 0,
     labels: Iterable[str] = (),
+    priority: str = Handoff.Priority.NORMAL,
 ) -> tuple[Handoff, bool]:
     """Open a handoff, or return the conversation's active one. Returns (handoff, created)."""
+    priority = Handoff.Priority(priority)  # ValueError on anything else
     label_rows = _resolve_labels(labels)
     with transaction.atomic():
         # The conversation row lock serialises concurrent requests for one conversation; the
@@ -183,6 +192,7 @@ def start_handoff(
                     bot=bot,
                     conversation=conversation,
                     language=language or bot.default_language,
+                    priority=priority,
                     timeout_seconds=timeout_seconds,
                     created_at=now,
                     last_activity_at=now,
@@ -300,7 +310,12 @@ def relay_message(
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
         if active is not None and direction == Message.Direction.INCOMING:
             Handoff.objects.filter(pk=active.pk).update(
-                last_user_message=preview(message), last_activity_at=now
+                last_user_message=preview(message),
+                last_activity_at=now,
+                # The user waits for an answer from now, unless already waiting since earlier.
+                awaiting_reply_since=Coalesce(
+                    F("awaiting_reply_since"), Value(now, output_field=DateTimeField())
+                ),
             )
             # Only the inbox item (preview, time, unread) changed: not the status, the head,
             # the labels, nor what the web chat visitor sees of the handoff.
@@ -326,31 +341,78 @@ def add_note(*, handoff: Handoff, author: User, text: str) -> Note:
     return note
 
 
-def assign_handoff(*, handoff: Handoff, agent: User) -> Handoff:
-    """ "Assign to me": exactly one of several agents clicking at once wins."""
+def assign_handoff(
+    *, handoff: Handoff, agent: User, assigned_by: Literal["agent", "transfer"] = "agent"
+) -> Handoff:
+    """ "Assign to me": exactly one of several agents clicking at once wins. It may take the
+    agent past their capacity: a person decided (auto-assignment never does)."""
     require_online(agent)
     with transaction.atomic():
         _lock_conversation(handoff.conversation_id)
-        now = timezone.now()
-        # Conditional UPDATE: of two concurrent claims, only one matches status=pending.
-        won = Handoff.objects.filter(pk=handoff.pk, status=Status.PENDING).update(
-            status=Status.ASSIGNED, agent=agent, assigned_at=now, last_activity_at=now
-        )
+        _lock_agent(agent)
+        won = _claim(handoff, agent)
         handoff = _load(handoff.pk)
         if not won:
             if handoff.status == Status.ASSIGNED and handoff.agent is not None:
                 raise AlreadyAssigned(handoff.pk, display_name(handoff.agent))
             raise IllegalTransition(handoff.pk, handoff.status, "assigned")
-        _emit_handoff_event(handoff, "handoff.assigned")
-        text = system_message_text(
-            kind="assign",
-            language=handoff.language,
-            bot=handoff.bot,
-            agent_name=display_name(agent),
-        )
-        if text:
-            _add_outbound_message(handoff, direction=Message.Direction.SYSTEM, text=text)
+        _report_assignment(handoff, agent, assigned_by)
     return handoff
+
+
+def auto_assign_handoff(*, handoff: Handoff, agent: User) -> Handoff | None:
+    """Routing's assignment (assigned_by "auto"). The agent did not act, so it is not their
+    activity; they must be online and below their capacity. None, changing nothing, when the
+    handoff is no longer pending or the agent is offline or full."""
+    with transaction.atomic():
+        _lock_conversation(handoff.conversation_id)
+        profile = _lock_agent(agent)
+        if profile is None or not profile.online:
+            return None
+        capacity = profile.effective_capacity
+        # Counted under the profile's row lock, which every assignment to this agent holds
+        # until it commits: two concurrent assignments cannot both see the last free place.
+        open_now = Handoff.objects.filter(agent=agent, status=Status.ASSIGNED).count()
+        if capacity and open_now >= capacity:
+            return None
+        if not _claim(handoff, agent):
+            return None
+        handoff = _load(handoff.pk)
+        _report_assignment(handoff, agent, "auto")
+    return handoff
+
+
+def _lock_agent(agent: User) -> AgentProfile | None:
+    """The agent's profile row lock, taken by every assignment after the conversation's."""
+    return AgentProfile.objects.select_for_update().filter(user=agent).first()
+
+
+def _claim(handoff: Handoff, agent: User) -> bool:
+    now = timezone.now()
+    # Conditional UPDATE: of two concurrent claims, only one matches status=pending.
+    won = Handoff.objects.filter(pk=handoff.pk, status=Status.PENDING).update(
+        status=Status.ASSIGNED,
+        agent=agent,
+        assigned_at=now,
+        last_activity_at=now,
+        # The user has waited since before; the agent's time to answer starts now.
+        awaiting_reply_since=now,
+    )
+    if won:
+        AgentProfile.objects.filter(user=agent).update(last_assigned_at=now)
+    return bool(won)
+
+
+def _report_assignment(handoff: Handoff, agent: User, assigned_by: AssignedBy) -> None:
+    _emit_handoff_event(handoff, "handoff.assigned", assigned_by=assigned_by)
+    text = system_message_text(
+        kind="assign",
+        language=handoff.language,
+        bot=handoff.bot,
+        agent_name=display_name(agent),
+    )
+    if text:
+        _add_outbound_message(handoff, direction=Message.Direction.SYSTEM, text=text)
 
 
 def send_agent_message(*, handoff: Handoff, agent: User, text: str) -> Message:
@@ -371,7 +433,9 @@ def send_agent_message(*, handoff: Handoff, agent: User, text: str) -> Message:
         message = _add_outbound_message(
             handoff, direction=Message.Direction.AGENT, text=text, author=agent
         )
-        Handoff.objects.filter(pk=handoff.pk).update(last_activity_at=message.created_at)
+        Handoff.objects.filter(pk=handoff.pk).update(
+            last_activity_at=message.created_at, awaiting_reply_since=None
+        )
     return message
 
 
@@ -406,6 +470,82 @@ def reject_handoff(*, handoff: Handoff) -> Handoff:
             raise IllegalTransition(handoff.pk, handoff.status, "rejected")
         _emit_handoff_event(handoff, "handoff.rejected")
     return handoff
+
+
+def requeue_handoff(*, handoff: Handoff, reason: RequeueReason) -> Handoff:
+    """assigned -> pending: back to the queue without an agent (handoff.requeued)."""
+    requeued = _requeue(handoff.pk, handoff.conversation_id, reason=reason)
+    if requeued is None:
+        current = Handoff.objects.get(pk=handoff.pk)
+        raise IllegalTransition(current.pk, current.status, "requeued")
+    return requeued
+
+
+def _requeue(
+    handoff_id: int, conversation_id: int, *, reason: RequeueReason, condition: Q | None = None
+) -> Handoff | None:
+    with transaction.atomic():
+        _lock_conversation(conversation_id)
+        # Under the conversation lock no other transition of this handoff runs; the UPDATE is
+        # still conditional on what was read (and on `condition`, the timer's deadline).
+        current = (
+            Handoff.objects.select_related("agent__agent_profile")
+            .filter(pk=handoff_id, status=Status.ASSIGNED)
+            .first()
+        )
+        if current is None:
+            return None
+        now = timezone.now()
+        done = Handoff.objects.filter(
+            condition or Q(), pk=handoff_id, status=Status.ASSIGNED, agent_id=current.agent_id
+        ).update(
+            status=Status.PENDING,
+            agent=None,
+            assigned_at=None,
+            awaiting_reply_since=None,
+            requeued_from_id=current.agent_id,
+            last_activity_at=now,
+            # Waiting again: timeout_seconds counts from now, not from the first creation.
+            expires_at=now + timedelta(seconds=current.timeout_seconds)
+            if current.timeout_seconds
+            else None,
+        )
+        if not done:
+            return None
+        handoff = _load(handoff_id)
+        _emit_handoff_event(
+            handoff,
+            "handoff.requeued",
+            reason=reason,
+            from_agent=agent_json(current.agent) if current.agent_id else None,
+        )
+    return handoff
+
+
+def requeue_unanswered_handoff(*, handoff: Handoff, now: datetime | None = None) -> bool:
+    """Requeue an assigned handoff whose user has waited HITLNEXT_REASSIGN_AFTER for the
+    agent's answer; False if that is not (or no longer: the agent just wrote) the case."""
+    after = settings.HITLNEXT_REASSIGN_AFTER
+    if not after:
+        return False
+    overdue = Q(awaiting_reply_since__lte=(now or timezone.now()) - after)
+    requeued = _requeue(
+        handoff.pk, handoff.conversation_id, reason="agentDidNotReply", condition=overdue
+    )
+    return requeued is not None
+
+
+def requeue_unanswered_handoffs(*, now: datetime | None = None, limit: int = 500) -> int:
+    """The worker's timer for HITLNEXT_REASSIGN_AFTER. When the user started waiting is in the
+    database (Handoff.awaiting_reply_since), so a restart loses no deadline."""
+    after = settings.HITLNEXT_REASSIGN_AFTER
+    if not after:
+        return 0
+    now = now or timezone.now()
+    due = Handoff.objects.filter(
+        status=Status.ASSIGNED, awaiting_reply_since__lte=now - after
+    ).order_by("awaiting_reply_since")[:limit]
+    return sum(requeue_unanswered_handoff(handoff=h, now=now) for h in due)
 
 
 def expire_handoff(*, handoff: Handoff, now: datetime | None = None) -> bool:

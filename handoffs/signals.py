@@ -1,7 +1,8 @@
 """What the handoffs app announces, after commit; higher apps (the web chat, routing,
 reports) listen, as does this app's own live module for the agents' pages.
 
-- handoff_changed(handoff_id): created, assigned, resolved, rejected, expired, relabelled.
+- handoff_changed(handoff_id): created, assigned, resolved, rejected, expired, requeued,
+  relabelled.
 - message_added(message_id, message, webchat): a message joined a conversation. `message` is
   the row just committed (conversation and user loaded) when the sender has it, else None;
   `webchat` says whether it belongs to the web chat bot, or None when not known.

@@ -312,6 +312,17 @@ HITLNEXT_HANDOFF_ALERT = env_duration("HITLNEXT_HANDOFF_ALERT", "5m")
 HITLNEXT_DEFAULT_USERNAME = env_bool("HITLNEXT_DEFAULT_USERNAME", False)
 HITLNEXT_ENABLE_CONVERSATION_DELETION = env_bool("HITLNEXT_ENABLE_CONVERSATION_DELETION", False)
 HITLNEXT_AUTOCOMPLETE_TRIGGER = os.environ.get("HITLNEXT_AUTOCOMPLETE_TRIGGER", ":") or ":"
+# Routing (routing/): "manual", agents pick with "Assign to me"; "auto", the queue's head goes
+# to the least loaded online agent with room. Capacity: open handoffs per agent unless their
+# profile says otherwise, 0 = unlimited. Reassignment: an assigned handoff whose user has
+# waited this long for the agent's answer goes back to the queue; 0 = never.
+HITLNEXT_ASSIGNMENT = (os.environ.get("HITLNEXT_ASSIGNMENT") or "manual").strip().lower()
+if HITLNEXT_ASSIGNMENT not in {"manual", "auto"}:
+    raise ImproperlyConfigured(
+        f"HITLNEXT_ASSIGNMENT={os.environ['HITLNEXT_ASSIGNMENT']!r} is not manual or auto"
+    )
+HITLNEXT_AGENT_CAPACITY = env_int("HITLNEXT_AGENT_CAPACITY", 3)
+HITLNEXT_REASSIGN_AFTER = env_duration("HITLNEXT_REASSIGN_AFTER", "0")
 # Webhook delivery: per-attempt timeout and how long a failing event keeps being retried.
 HITLNEXT_WEBHOOK_TIMEOUT = env_duration("HITLNEXT_WEBHOOK_TIMEOUT", "10s")
 HITLNEXT_WEBHOOK_RETRY_FOR = env_duration("HITLNEXT_WEBHOOK_RETRY_FOR", "3d")
@@ -403,6 +414,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # behind a NAT is not locked out by one typo-prone colleague. 0 disables.
 HITLNEXT_LOGIN_FAILURES_PER_USERNAME = env_rate("HITLNEXT_LOGIN_FAILURES_PER_USERNAME", "5/15m")
 HITLNEXT_LOGIN_FAILURES_PER_IP = env_rate("HITLNEXT_LOGIN_FAILURES_PER_IP", "50/15m")
+# The anonymous web chat (webchat/limits.py), counted in the cache before any database work,
+# per client address (IPv6 per /64) and overall; 0 disables one. The per-address budgets let a
+# few people behind one NAT chat at once; the overall ones bound what many addresses together
+# can write: new chats and handoffs are what land in the agents' inbox. New visitors: ids
+# issued by GET /chat/ (429 past it; the widget loads the page on first open only).
+HITLNEXT_WEBCHAT_NEW_VISITORS_PER_IP = env_rate("HITLNEXT_WEBCHAT_NEW_VISITORS_PER_IP", "30/h")
+HITLNEXT_WEBCHAT_NEW_VISITORS = env_rate("HITLNEXT_WEBCHAT_NEW_VISITORS", "1000/h")
+# "Talk to a person" presses: each can open a pending handoff for the agents.
+HITLNEXT_WEBCHAT_HANDOFFS_PER_IP = env_rate("HITLNEXT_WEBCHAT_HANDOFFS_PER_IP", "5/h")
+HITLNEXT_WEBCHAT_HANDOFFS = env_rate("HITLNEXT_WEBCHAT_HANDOFFS", "100/h")
+# Visitor messages (each visitor also has 10 per 10 seconds of its own).
+HITLNEXT_WEBCHAT_MESSAGES_PER_IP = env_rate("HITLNEXT_WEBCHAT_MESSAGES_PER_IP", "60/m")
+HITLNEXT_WEBCHAT_MESSAGES = env_rate("HITLNEXT_WEBCHAT_MESSAGES", "3000/m")
 # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses or networks
 # ("127.0.0.1,10.0.0.0/8"), and "unix" for a proxy on Daphne's unix socket. None by default:
 # then the peer is the client and those headers are ignored.

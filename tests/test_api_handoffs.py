@@ -64,6 +64,7 @@ def test_start_handoff_creates_it_with_everything_the_bot_sent(api, bot):
         "user_id": "u-7",
         "channel": "whatsapp",
         "language": "fr",
+        "priority": "normal",
         "labels": ["shipping"],
         "agent": None,
         "created_at": "2026-03-01T12:00:00Z",

@@ -93,7 +93,34 @@ function insertSorted(list, item) {
   return true;
 }
 
+// The list is re-fetched after every (re)connect. A push landing while that request is under
+// way would be overwritten by its answer, rendered earlier: such pushes are kept and placed
+// again once the answer is in, unless the answer already shows a later state of the item.
+let pushedDuringRefresh = null;
+
+function isListRefresh(event) {
+  const config = event.detail.requestConfig;
+  return !!(config && config.elt && config.elt.id === "inbox-filters");
+}
+
+document.addEventListener("htmx:beforeRequest", function (event) {
+  if (isListRefresh(event)) pushedDuringRefresh = [];
+});
+document.addEventListener("htmx:afterSettle", function (event) {
+  if (!isListRefresh(event) || !pushedDuringRefresh) return;
+  const pushed = pushedDuringRefresh;
+  pushedDuringRefresh = null;
+  pushed.forEach(function (item) {
+    const shown = document.getElementById(item.id);
+    if (!shown || Number(shown.dataset.activity) <= Number(item.dataset.activity)) placeItem(item);
+  });
+});
+document.addEventListener("htmx:afterRequest", function (event) {
+  if (isListRefresh(event) && !event.detail.successful) pushedDuringRefresh = null;
+});
+
 export function placeItem(item) {
+  if (pushedDuringRefresh) pushedDuringRefresh.push(item.cloneNode(true));
   const existing = document.getElementById(item.id);
   const read = existing ? existing.dataset.read : readMarks[item.id];
   if (read !== undefined) item.dataset.read = read;

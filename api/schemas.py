@@ -145,6 +145,9 @@ class AgentOut(Schema):
     name: str
     online: bool
     open_handoffs: int = Field(description="Handoffs assigned to the agent right now.")
+    capacity: int | None = Field(
+        description="Open handoffs auto-assignment gives the agent at most; null: no limit."
+    )
 
 
 class AgentList(Schema):

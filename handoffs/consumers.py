@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -47,9 +48,21 @@ MESSAGE_TOO_BIG = 4413
 CATCH_UP_LIMIT = 200
 
 
+# What higher apps show in the header too (routing: the agent's load), rendered for a user.
+_header_parts: list[Callable[[User], str]] = []
+
+
+def register_header_part(render: Callable[[User], str]) -> None:
+    """Send `render(user)` with the header's state on every hello (idempotent)."""
+    if render not in _header_parts:
+        _header_parts.append(render)
+
+
 def presence_state(user: User) -> str:
-    """The header as it is now: this agent's switch and who is online."""
-    return presence.render_switch(profile_for(user)) + presence.render_online_agents()
+    """The header as it is now: this agent's switch, who is online, and the parts higher apps
+    registered."""
+    html = presence.render_switch(profile_for(user)) + presence.render_online_agents()
+    return html + "".join(render(user) for render in _header_parts)
 
 
 def conversation_state(handoff_id: int, after: int | None) -> tuple[int | None, str]:

@@ -165,6 +165,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "agents.context_processors.agent",
+                "routing.context_processors.load",
             ],
         },
     }

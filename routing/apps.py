@@ -13,14 +13,23 @@ class RoutingConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, once the app registry is ready (they use models).
         from agents import signals as agent_signals
+        from handoffs import consumers
         from handoffs import signals as handoff_signals
-        from routing import services
+        from routing import live, services
         from webhooks import worker
 
         # A handoff created, requeued or freed (resolved, rejected, expired); an agent online
         # or given more room: a queued handoff may fit someone now.
         handoff_signals.handoff_changed.connect(services.route_queue, dispatch_uid="routing")
         agent_signals.availability_changed.connect(services.route_queue, dispatch_uid="routing")
+        # The agent's load in their header: a handoff assigned, resolved or requeued; a
+        # capacity changed.
+        handoff_signals.handoff_changed.connect(live.handoff_changed, dispatch_uid="routing.live")
+        agent_signals.availability_changed.connect(
+            live.availability_changed, dispatch_uid="routing.live"
+        )
+        # ... and as it is now, whenever an agent page's socket (re)connects.
+        consumers.register_header_part(live.render_load_of)
         # The sweep, every pass: whatever no announcement covers (a process that died between
         # its commit and its hooks, a capacity setting changed by a restart).
         worker.register_timer(services.assign_next)

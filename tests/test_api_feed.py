@@ -122,6 +122,7 @@ def test_agents_lists_presence_and_open_handoffs(api, bot, agent, second_agent, 
                 "name": "Alice Martin",
                 "online": True,
                 "open_handoffs": 2,
+                "capacity": 3,
             },
             {
                 "id": second_agent.pk,
@@ -129,6 +130,7 @@ def test_agents_lists_presence_and_open_handoffs(api, bot, agent, second_agent, 
                 "name": "Bob Stone",
                 "online": True,
                 "open_handoffs": 0,
+                "capacity": 3,
             },
             {
                 "id": offline_agent.pk,
@@ -136,6 +138,7 @@ def test_agents_lists_presence_and_open_handoffs(api, bot, agent, second_agent, 
                 "name": "Carol Ng",
                 "online": False,
                 "open_handoffs": 0,
+                "capacity": 3,
             },
         ]
     }
@@ -145,7 +148,14 @@ def test_a_user_without_agent_profile_is_listed_offline(api, django_user_model):
     admin = django_user_model.objects.create_user(username="admin", password="x" * 12)
 
     assert api.get("/agents").json()["agents"] == [
-        {"id": admin.pk, "username": "admin", "name": "admin", "online": False, "open_handoffs": 0}
+        {
+            "id": admin.pk,
+            "username": "admin",
+            "name": "admin",
+            "online": False,
+            "open_handoffs": 0,
+            "capacity": 3,
+        }
     ]
 
 

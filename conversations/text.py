@@ -35,3 +35,12 @@ def check_length(text: str, *, limit: int, what: str) -> str:
     if len(text) > limit:
         raise ValueError(f"{what} holds at most {limit:,} characters.")
     return text
+
+
+def clean_typed_text(text: str, *, limit: int, what: str, empty: str) -> str:
+    """What a person typed, stripped, or ValueError: `empty` when nothing is left, else why it
+    cannot be stored (characters, then length)."""
+    text = check_storable(text.strip())
+    if not text:
+        raise ValueError(empty)
+    return check_length(text, limit=limit, what=what)

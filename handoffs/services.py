@@ -32,6 +32,7 @@ from conversations.text import (
     RELAYED_MESSAGE_MAX,
     check_length,
     check_storable,
+    clean_typed_text,
 )
 from handoffs import live, signals
 from handoffs.errors import (
@@ -328,10 +329,7 @@ def relay_message(
 
 def add_note(*, handoff: Handoff, author: User, text: str) -> Note:
     """A note on the handoff's conversation; later handoffs of it show it too."""
-    text = check_storable(text.strip())
-    if not text:
-        raise ValueError("Write a note first.")
-    check_length(text, limit=NOTE_MAX, what="A note")
+    text = clean_typed_text(text, limit=NOTE_MAX, what="A note", empty="Write a note first.")
     require_online(author)
     with transaction.atomic():
         note = Note.objects.create(
@@ -416,10 +414,9 @@ def _report_assignment(handoff: Handoff, agent: User, assigned_by: AssignedBy) -
 
 
 def send_agent_message(*, handoff: Handoff, agent: User, text: str) -> Message:
-    text = check_storable(text.strip())
-    if not text:
-        raise ValueError("Write a message first.")
-    check_length(text, limit=AGENT_MESSAGE_MAX, what="A message")
+    text = clean_typed_text(
+        text, limit=AGENT_MESSAGE_MAX, what="A message", empty="Write a message first."
+    )
     require_online(agent)
     with transaction.atomic():
         _lock_conversation(handoff.conversation_id)

@@ -23,6 +23,7 @@ from asgiref.typing import (
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from hitlnext_project.shared.http import scope_header
 from webchat import limits, live, services, visitors
 
 # Bigger than any valid frame: 2000 characters JSON-escaped (up to 6 bytes each) plus the
@@ -45,13 +46,6 @@ def _visitor_from_scope(scope: Mapping[str, Any]) -> str | None:
     """The visitor cookie's id, else the signed token the chat page put in the socket URL."""
     cookie = scope.get("cookies", {}).get(visitors.COOKIE_NAME)
     return visitors.visitor_from_cookie(cookie) or visitors.visitor_from_token(_query_token(scope))
-
-
-def _header(scope: Mapping[str, Any], name: bytes) -> str:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")
-    return ""
 
 
 # Off the event loop (with Redis a budget check is a network call) and off the one thread that
@@ -134,7 +128,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             await self.close(code=4403)
             return
         self.visitor_id = visitor_id
-        self.language = visitors.language_from_header(_header(self.scope, b"accept-language"))
+        self.language = visitors.language_from_header(scope_header(self.scope, b"accept-language"))
         # Join first, then catch up: a message committed in between is in one or the other.
         self.group = visitors.visitor_group(visitor_id)
         await self.channel_layer.group_add(self.group, self.channel_name)

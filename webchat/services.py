@@ -19,14 +19,14 @@ from django.utils import timezone
 
 from conversations.models import Bot, Conversation, Message
 from conversations.services import ensure_conversation
-from conversations.text import UNSTORABLE
+from conversations.text import UNSTORABLE, VISITOR_MESSAGE_MAX
 from handoffs.models import Handoff
 from handoffs.services import relay_message, start_handoff
 from webchat.visitors import conversation_external_id
 
 WEBCHAT_BOT_NAME = "Web chat"
 CHANNEL = "web"
-MAX_TEXT_LENGTH = 2000
+MAX_TEXT_LENGTH = VISITOR_MESSAGE_MAX  # the one limit per kind, in conversations/text.py
 # A visitor may send RATE_LIMIT messages per RATE_WINDOW. Counted in the database (the
 # visitor's stored messages), so it holds across any number of server processes.
 RATE_LIMIT = 10

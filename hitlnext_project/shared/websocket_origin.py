@@ -15,14 +15,9 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from hitlnext_project.shared.http import scope_header
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _header(scope: dict[str, Any], name: bytes) -> str:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")
-    return ""
 
 
 def same_origin(origin: str, host_header: str) -> bool:
@@ -47,7 +42,7 @@ class SameOriginValidator:
         self.application = application
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if same_origin(_header(scope, b"origin"), _header(scope, b"host")):
+        if same_origin(scope_header(scope, b"origin"), scope_header(scope, b"host")):
             await self.application(scope, receive, send)
         else:
             await WebsocketDenier()(scope, receive, send)

@@ -44,9 +44,10 @@ from conversations.keys import hash_api_key
 from conversations.models import Bot
 from conversations.text import UNSTORABLE
 from handoffs.errors import HandoffError, UnknownLabel
+from handoffs.messaging import relay_message
 from handoffs.models import Handoff
 from handoffs.payloads import handoff_json
-from handoffs.services import reject_handoff, relay_message, start_handoff
+from handoffs.services import reject_handoff, start_handoff
 from hitlnext_project.shared import ratelimit
 from routing.load import agent_loads
 from webhooks.events import SEQUENCE_BATCH, sequence_events

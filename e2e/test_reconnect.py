@@ -59,7 +59,7 @@ def test_agent_page_reconnects_after_a_server_restart_and_catches_up(
     browser: Browser, restartable_server, bot, agent
 ):
     from handoffs import services
-    from handoffs.services import relay_message
+    from handoffs.messaging import relay_message
 
     start, stop = restartable_server
     base_url = start()

@@ -58,8 +58,8 @@ def test_markup_from_bots_users_and_agents_stays_text_in_the_agent_pages(
     contexts, live_server_url, api, agent, second_agent
 ):
     from agents.services import set_online
+    from handoffs.messaging import add_note
     from handoffs.models import Handoff
-    from handoffs.services import add_note
     from tests.factories import LabelFactory, MessageTemplateFactory
 
     LabelFactory(name="<b>lbl</b>" + SVG[:20])
@@ -164,7 +164,7 @@ def test_markup_from_bots_users_and_agents_stays_text_in_the_agent_pages(
 
 
 def test_markup_stays_text_in_the_visitors_web_chat(contexts, live_server_url, agent):
-    from handoffs import services
+    from handoffs import messaging, services
     from handoffs.models import Handoff
     from webchat import services as webchat
 
@@ -191,7 +191,7 @@ def test_markup_stays_text_in_the_visitors_web_chat(contexts, live_server_url, a
 
     set_online(agent=agent, online=True)
     handoff = services.assign_handoff(handoff=handoff, agent=agent)
-    services.send_agent_message(handoff=handoff, agent=agent, text="agent " + XSS)
+    messaging.send_agent_message(handoff=handoff, agent=agent, text="agent " + XSS)
     # The pushes above were made in this process: the page's socket catches up on reconnect.
     visitor.reload()
 

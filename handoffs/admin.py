@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
-from handoffs import services
+from handoffs import labels, services
 from handoffs.errors import HandoffError
 from handoffs.models import ConversationDeletion, Handoff, Label, MessageTemplate, SystemMessage
 from handoffs.naming import display_user_name
@@ -119,7 +119,7 @@ class HandoffAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change) -> None:
         names = [label.name for label in form.cleaned_data["labels"]]
-        services.set_handoff_labels(handoff=form.instance, names=names)
+        labels.set_handoff_labels(handoff=form.instance, names=names)
 
     @admin.action(description="Reject selected handoffs (the bot takes the conversation back)")
     def reject_selected(self, request: HttpRequest, queryset: QuerySet[Handoff]) -> None:
@@ -154,14 +154,14 @@ class LabelAdmin(admin.ModelAdmin):
 
     # Renames and deletions change the labels of handoffs, which report it to the bot.
     def save_model(self, request, obj, form, change) -> None:
-        services.save_label(label=obj)
+        labels.save_label(label=obj)
 
     def delete_model(self, request, obj) -> None:
-        services.delete_label(label=obj)
+        labels.delete_label(label=obj)
 
     def delete_queryset(self, request, queryset) -> None:
         for label in queryset:
-            services.delete_label(label=label)
+            labels.delete_label(label=label)
 
 
 @admin.register(MessageTemplate)

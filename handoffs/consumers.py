@@ -24,8 +24,8 @@ from agents import live as presence
 from agents import revocation
 from agents.services import profile_for, record_activity
 from handoffs import live
+from handoffs.messaging import mark_conversation_read
 from handoffs.models import Handoff
-from handoffs.services import mark_conversation_read
 from hitlnext_project.shared.ids import parse_id
 
 FORBIDDEN = 4403

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from handoffs import services
+from handoffs import erasure, labels, messaging
 from handoffs.contact import contact_context, handoff_parts
 from handoffs.errors import (
     REFUSALS,
@@ -55,7 +55,7 @@ def add_note(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse
     handoff = _get_handoff_for_agent(request, handoff_id)
     text = request.POST.get("text", "")
     try:
-        note = services.add_note(handoff=handoff, author=request.user, text=text)
+        note = messaging.add_note(handoff=handoff, author=request.user, text=text)
     except ValueError as error:
         return _refusal(request, handoff, str(error), status=422)
     except REFUSALS as error:
@@ -72,7 +72,7 @@ def set_labels(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpRespon
     """The whole set of ticked labels; one handoff.updated when it differs from the stored one."""
     handoff = _get_handoff_for_agent(request, handoff_id)
     try:
-        services.set_handoff_labels(
+        labels.set_handoff_labels(
             handoff=handoff, names=request.POST.getlist("label"), agent=request.user
         )
     except REFUSALS as error:
@@ -144,7 +144,7 @@ def delete_conversation(request: AuthenticatedHttpRequest, handoff_id: int) -> H
         )
         return render(request, "handoffs/inbox.html", context | {"confirm_deletion": confirm})
     try:
-        services.delete_conversation_messages(conversation=handoff.conversation, agent=request.user)
+        erasure.delete_conversation_messages(conversation=handoff.conversation, agent=request.user)
     except REFUSALS as error:
         return _refusal(request, handoff, error)
     return _panel_response(request, handoff)

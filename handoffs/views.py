@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from handoffs import services
+from handoffs import messaging, services
 from handoffs.contact import contact_context
 from handoffs.errors import REFUSALS, AgentOffline, HandoffError, NotYourHandoff
 from handoffs.inbox import STATUS_FILTERS, InboxFilter, all_labels, inbox_page
@@ -156,7 +156,7 @@ def send(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """The composer. The htmx answer is the new message, out of band (the composer stays)."""
     handoff = _get_handoff_for_agent(request, handoff_id)
     try:
-        message = services.send_agent_message(
+        message = messaging.send_agent_message(
             handoff=handoff, agent=request.user, text=request.POST.get("text", "")
         )
     except ValueError as error:

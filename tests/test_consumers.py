@@ -16,8 +16,8 @@ from agents.models import AgentProfile
 from agents.services import set_online
 from handoffs import services
 from handoffs.consumers import CATCH_UP_LIMIT, conversation_state
+from handoffs.messaging import relay_message
 from handoffs.models import HandoffRead
-from handoffs.services import relay_message
 from hitlnext_project.asgi import application
 from tests.factories import HandoffFactory, MessageFactory
 

@@ -10,8 +10,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from handoffs import services
-from handoffs.services import add_note
+from handoffs import erasure, labels, services
+from handoffs.messaging import add_note
 from hitlnext_project.asgi import application
 from tests.factories import LabelFactory
 
@@ -133,11 +133,11 @@ async def test_a_label_change_updates_the_watchers_labels_control(bot, agent, se
     handoff = await db(start)(bot)
     bob = await watching(second_agent, handoff)
 
-    await db(services.set_handoff_labels)(handoff=handoff, names=["billing"], agent=agent)
+    await db(labels.set_handoff_labels)(handoff=handoff, names=["billing"], agent=agent)
 
-    labels = [f for f in await frames(bob) if f'<section id="handoff-{handoff.pk}-labels"' in f]
-    assert len(labels) == 1
-    assert 'hx-swap-oob="true"' in labels[0] and 'value="billing" checked' in labels[0]
+    pushed = [f for f in await frames(bob) if f'<section id="handoff-{handoff.pk}-labels"' in f]
+    assert len(pushed) == 1
+    assert 'hx-swap-oob="true"' in pushed[0] and 'value="billing" checked' in pushed[0]
     await bob.disconnect()
 
 
@@ -150,7 +150,7 @@ async def test_deleting_the_conversation_reloads_its_watchers_panels(
     await db(services.resolve_handoff)(handoff=handoff, agent=agent)
     bob = await watching(second_agent, handoff)
 
-    await db(services.delete_conversation_messages)(conversation=handoff.conversation, agent=agent)
+    await db(erasure.delete_conversation_messages)(conversation=handoff.conversation, agent=agent)
 
     received = await frames(bob)
     assert any('data-reload="#conversation"' in f for f in received)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from conversations.models import Message, Note
+from handoffs.erasure import delete_conversation_messages
 from handoffs.errors import (
     ConversationDeletionDisabled,
     ConversationDeletionRefused,
@@ -10,7 +11,6 @@ from handoffs.errors import (
     HandoffError,
 )
 from handoffs.models import ConversationDeletion, Handoff
-from handoffs.services import delete_conversation_messages
 from tests.factories import ConversationFactory, HandoffFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db

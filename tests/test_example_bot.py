@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from conversations.models import Conversation, Message
+from handoffs import messaging as handoff_messaging
 from handoffs import services as handoff_services
 from handoffs.models import Handoff
 from tests.factories import BotFactory, UserFactory
@@ -122,7 +123,7 @@ def test_example_bot_relays_hands_off_stays_quiet_and_takes_back_the_conversatio
     # 3. An agent takes it and writes: signed webhooks, verified and delivered to the user.
     agent = UserFactory(username="alice", first_name="Alice", last_name="Martin", online=True)
     handoff_services.assign_handoff(handoff=handoff, agent=agent)
-    handoff_services.send_agent_message(handoff=handoff, agent=agent, text="Hello, Alice here")
+    handoff_messaging.send_agent_message(handoff=handoff, agent=agent, text="Hello, Alice here")
     deliver_everything()
     inbox = example_bot.inbox()
     assert inbox["paused"] is True

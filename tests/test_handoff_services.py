@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from agents.errors import AgentOffline
 from conversations.models import Message
-from handoffs import services
+from handoffs import messaging, services
 from handoffs.errors import AlreadyAssigned, IllegalTransition, NotYourHandoff
+from handoffs.messaging import relay_message
 from handoffs.models import Handoff
-from handoffs.services import relay_message
 from webhooks.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -97,11 +97,11 @@ def test_only_the_assignee_writes_and_resolves(bot, agent, second_agent):
     handoff, _ = start(bot)
     services.assign_handoff(handoff=handoff, agent=agent)
     with pytest.raises(NotYourHandoff):
-        services.send_agent_message(handoff=handoff, agent=second_agent, text="hi")
+        messaging.send_agent_message(handoff=handoff, agent=second_agent, text="hi")
     with pytest.raises(NotYourHandoff):
         services.resolve_handoff(handoff=handoff, agent=second_agent)
 
-    services.send_agent_message(handoff=handoff, agent=agent, text="Hello!")
+    messaging.send_agent_message(handoff=handoff, agent=agent, text="Hello!")
     services.resolve_handoff(handoff=handoff, agent=agent)
     resolved = Event.objects.filter(type="handoff.resolved").get()
     assert resolved.data["exit_type"] == "handoffResolved"
@@ -149,8 +149,8 @@ def test_agent_text_that_cannot_be_stored_is_refused_clearly(bot, agent):
     handoff, _ = start(bot)
     services.assign_handoff(handoff=handoff, agent=agent)
     with pytest.raises(ValueError, match="cannot be stored"):
-        services.send_agent_message(handoff=handoff, agent=agent, text="a\x00b")
-    from handoffs.services import add_note
+        messaging.send_agent_message(handoff=handoff, agent=agent, text="a\x00b")
+    from handoffs.messaging import add_note
 
     with pytest.raises(ValueError, match="cannot be stored"):
         add_note(handoff=handoff, author=agent, text="note \x00")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handoffs import services
-from handoffs.services import relay_message
+from handoffs.messaging import relay_message
 
 pytestmark = pytest.mark.django_db
 

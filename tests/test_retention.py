@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from conversations.models import Message, Note
-from handoffs import services
+from handoffs import messaging, services
 from handoffs.retention import plan_purge, purge_messages
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +80,7 @@ def test_command_needs_a_retention_period():
 def test_export_user_data_holds_messages_notes_and_handoffs(bot, agent, capsys):
     handoff = start(bot, "th", user_variables={"fullName": "Ada", "email": "ada@example.com"})
     services.assign_handoff(handoff=handoff, agent=agent)
-    services.send_agent_message(handoff=handoff, agent=agent, text="Hello Ada")
+    messaging.send_agent_message(handoff=handoff, agent=agent, text="Hello Ada")
     Note.objects.create(conversation=handoff.conversation, handoff=handoff, text="VIP")
     call_command("export_user_data", "--bot", bot.name, "--user", "u-th")
     data = json.loads(capsys.readouterr().out)

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from agents.models import AgentProfile
-from handoffs import services
+from handoffs import messaging, services
 from handoffs.errors import IllegalTransition
 from handoffs.models import Handoff
 from tests.routing_support import queued
@@ -30,7 +30,7 @@ def reassign(settings):
 
 def user_says(handoff: Handoff, text: str = "Hello?") -> None:
     conversation = handoff.conversation
-    services.relay_message(
+    messaging.relay_message(
         bot=handoff.bot,
         conversation_id=conversation.external_id,
         user_id=conversation.end_user.external_id,
@@ -64,7 +64,7 @@ def test_the_wait_runs_from_the_first_unanswered_message_until_the_agent_writes(
     with time_machine.travel(T0, tick=False):
         handoff = services.assign_handoff(handoff=queued(bot), agent=agent)
     with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
-        services.send_agent_message(handoff=handoff, agent=agent, text="Hi, I'm Alice.")
+        messaging.send_agent_message(handoff=handoff, agent=agent, text="Hi, I'm Alice.")
     assert waiting_since(handoff) is None
 
     with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
@@ -74,7 +74,7 @@ def test_the_wait_runs_from_the_first_unanswered_message_until_the_agent_writes(
     assert waiting_since(handoff) == T0 + timedelta(minutes=2)
 
     with time_machine.travel(T0 + timedelta(minutes=4), tick=False):
-        services.send_agent_message(handoff=handoff, agent=agent, text="Looking.")
+        messaging.send_agent_message(handoff=handoff, agent=agent, text="Looking.")
     assert waiting_since(handoff) is None
 
 
@@ -120,7 +120,7 @@ def test_a_requeued_handoff_gets_its_full_timeout_again(bot, agent):
 def test_an_unanswered_user_sends_the_handoff_back_to_the_queue(reassign, bot, agent):
     with time_machine.travel(T0, tick=False):
         handoff = services.assign_handoff(handoff=queued(bot), agent=agent)
-        services.send_agent_message(handoff=handoff, agent=agent, text="Hi!")
+        messaging.send_agent_message(handoff=handoff, agent=agent, text="Hi!")
     with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
         user_says(handoff)
 
@@ -153,7 +153,7 @@ def test_an_answered_user_keeps_the_agent(reassign, bot, agent):
         handoff = services.assign_handoff(handoff=queued(bot), agent=agent)
         user_says(handoff)
     with time_machine.travel(T0 + timedelta(minutes=4), tick=False):
-        services.send_agent_message(handoff=handoff, agent=agent, text="Here I am.")
+        messaging.send_agent_message(handoff=handoff, agent=agent, text="Here I am.")
 
     with time_machine.travel(T0 + timedelta(hours=2), tick=False):
         worker.run_once()
@@ -167,7 +167,7 @@ def test_an_answer_written_after_the_timer_looked_keeps_the_agent(reassign, bot,
         handoff = services.assign_handoff(handoff=queued(bot), agent=agent)
     with time_machine.travel(T0 + timedelta(minutes=6), tick=False):
         [found_due] = Handoff.objects.filter(awaiting_reply_since__lte=T0 + timedelta(minutes=1))
-        services.send_agent_message(handoff=handoff, agent=agent, text="Sorry, here I am.")
+        messaging.send_agent_message(handoff=handoff, agent=agent, text="Sorry, here I am.")
 
         assert not services.requeue_unanswered_handoff(handoff=found_due)
 

@@ -364,7 +364,8 @@ def test_an_id_too_large_for_the_database_is_a_404(agent, bot):
 def test_an_agent_message_past_its_limit_is_refused_and_not_stored(agent, bot):
     from conversations.models import Message
     from conversations.text import AGENT_MESSAGE_MAX
-    from handoffs.services import assign_handoff, send_agent_message, start_handoff
+    from handoffs.messaging import send_agent_message
+    from handoffs.services import assign_handoff, start_handoff
 
     handoff, _ = start_handoff(bot=bot, conversation_id="th-1", user_id="u-1", channel="web")
     handoff = assign_handoff(handoff=handoff, agent=agent)
@@ -384,7 +385,8 @@ def test_an_agent_message_past_its_limit_is_refused_and_not_stored(agent, bot):
 @pytest.mark.django_db
 def test_a_note_past_its_limit_is_refused_by_the_service(agent, bot):
     from conversations.models import Note
-    from handoffs.services import add_note, start_handoff
+    from handoffs.messaging import add_note
+    from handoffs.services import start_handoff
 
     handoff, _ = start_handoff(bot=bot, conversation_id="th-1", user_id="u-1", channel="web")
 
@@ -397,7 +399,7 @@ def test_a_note_past_its_limit_is_refused_by_the_service(agent, bot):
 def test_a_relayed_message_past_its_limit_is_refused_by_the_service(bot):
     from conversations.models import Message
     from conversations.text import RELAYED_MESSAGE_MAX
-    from handoffs.services import relay_message
+    from handoffs.messaging import relay_message
 
     with pytest.raises(ValueError, match="at most 262,144 characters"):
         relay_message(

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from handoffs import services
+from handoffs import labels, services
 from handoffs.errors import REFUSALS
+from handoffs.messaging import relay_message
 from handoffs.models import Handoff, Label
-from handoffs.services import relay_message
 from tests.factories import BotFactory, LabelFactory, UserFactory
 from webhooks.models import Event
 
@@ -135,7 +135,7 @@ class HandoffMachine(RuleBasedStateMachine):
         if handoff is None:
             return
         before = set(handoff.labels.values_list("name", flat=True))
-        services.set_handoff_labels(handoff=handoff, names=names)
+        labels.set_handoff_labels(handoff=handoff, names=names)
         if before != names:
             self.expected_events[(handoff.pk, "handoff.updated")] += 1
 

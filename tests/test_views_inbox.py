@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from handoffs.messaging import mark_conversation_read
 from handoffs.models import Handoff, HandoffRead
-from handoffs.services import mark_conversation_read
 from tests.factories import EndUserFactory, HandoffFactory, LabelFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

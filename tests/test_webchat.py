@@ -17,9 +17,10 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 from conversations.models import Bot, Conversation, Message
+from handoffs import messaging as handoff_messaging
 from handoffs import services as handoff_services
+from handoffs.messaging import relay_message
 from handoffs.models import Handoff
-from handoffs.services import relay_message
 from hitlnext_project.asgi import application
 from tests.factories import BotFactory, UserFactory
 from webchat import live as webchat_live
@@ -413,7 +414,7 @@ async def test_agent_assignment_and_messages_reach_the_visitor_live_and_the_bot_
     assert "Alice Martin" in status
     await receive_until(visitor, "assigned to our agent Alice Martin")
 
-    await database_sync_to_async(handoff_services.send_agent_message)(
+    await database_sync_to_async(handoff_messaging.send_agent_message)(
         handoff=handoff, agent=agent, text="Hi, I'm here to help"
     )
     pushed = await receive_until(visitor, "here to help")
@@ -574,7 +575,7 @@ def test_visitor_sees_the_agents_name_and_avatar(agent):
     webchat.request_person(visitor_id=VISITOR_A)
     handoff = Handoff.objects.get()
     handoff_services.assign_handoff(handoff=handoff, agent=agent)
-    message = handoff_services.send_agent_message(handoff=handoff, agent=agent, text="Hi")
+    message = handoff_messaging.send_agent_message(handoff=handoff, agent=agent, text="Hi")
 
     status = webchat_live.render_status(webchat.latest_handoff(handoff.conversation))
     html = webchat_live.render_catch_up(VISITOR_A)

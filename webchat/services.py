@@ -20,8 +20,9 @@ from django.utils import timezone
 from conversations.models import Bot, Conversation, Message
 from conversations.services import ensure_conversation
 from conversations.text import UNSTORABLE, VISITOR_MESSAGE_MAX
+from handoffs.messaging import relay_message
 from handoffs.models import Handoff
-from handoffs.services import relay_message, start_handoff
+from handoffs.services import start_handoff
 from webchat.visitors import conversation_external_id
 
 WEBCHAT_BOT_NAME = "Web chat"

@@ -19,6 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
+# The Rasa recipe's action server (examples/rasa): rasa-sdk pins websockets < 16 and
+# pydantic < 2.14, older than ours, so it gets a virtualenv of its own.
+RASA_VENV = ROOT / ".venv-rasa"
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -33,12 +36,36 @@ def ensure_venv() -> None:
         say("creating .venv")
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     stamp = VENV / ".installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    client = ROOT / "clients" / "python"  # the typed client, which the examples use
+    wanted = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + (client / "pyproject.toml").read_bytes()
+    ).hexdigest()
     if not stamp.exists() or stamp.read_text() != wanted:
         say("installing dependencies into .venv (first run only)")
         pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+        subprocess.run([*pip, "-e", f"{ROOT}[dev,integrations]", "-e", str(client)], check=True)
         stamp.write_text(wanted)
+
+
+def ensure_rasa_venv() -> Path:
+    """.venv-rasa from examples/rasa/requirements.txt and the client; returns its python.
+    Made again when either changes. tests/test_recipe_rasa.py calls it too."""
+    python = RASA_VENV / "bin" / "python"
+    requirements = ROOT / "examples" / "rasa" / "requirements.txt"
+    client = ROOT / "clients" / "python"
+    stamp = RASA_VENV / ".installed"
+    wanted = hashlib.sha256(
+        requirements.read_bytes() + (client / "pyproject.toml").read_bytes()
+    ).hexdigest()
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    say("installing the Rasa recipe's action server into .venv-rasa")
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(RASA_VENV)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "-r", str(requirements), "-e", str(client)], check=True, timeout=900)
+    stamp.write_text(wanted)
+    return python
 
 
 def manage(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -84,6 +111,7 @@ def check() -> int:
 
 def test(extra: list[str]) -> int:
     ensure_venv()
+    ensure_rasa_venv()
     if not extra:  # a chosen subset of tests skips the static checks
         code = check()
         if code:

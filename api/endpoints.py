@@ -16,42 +16,51 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from ninja import NinjaAPI, Query, Status
+from ninja import Path, Query, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
 
+from api.base import BotAPI
 from api.http import BotRequest
 from api.idempotency import HEADER, OPENAPI_HEADER, IdempotencyConflict, idempotent
 from api.schemas import (
+    PAGE_MAX,
     TIMEOUT_MAX_SECONDS,
     AgentList,
+    DeliveryPage,
     Error,
     EventPage,
     HandoffIn,
     HandoffOut,
+    LabelList,
     MessageIn,
     MessageOut,
+    RatingIn,
+    RatingOut,
 )
+from api.validation import plain_message
 from conversations.keys import hash_api_key
 from conversations.models import Bot
 from conversations.text import UNSTORABLE
 from handoffs.errors import HandoffError, UnknownLabel
 from handoffs.messaging import relay_message
-from handoffs.models import Handoff
-from handoffs.payloads import handoff_json
+from handoffs.models import Handoff, Label
+from handoffs.payloads import handoff_json, rating_json
+from handoffs.ratings import rate_handoff
 from handoffs.services import reject_handoff, start_handoff
 from hitlnext_project.shared import ratelimit
 from routing.load import agent_loads
-from webhooks.events import SEQUENCE_BATCH, sequence_events
-from webhooks.models import Event
+from webhooks.events import SEQUENCE_BATCH, isoformat, sequence_events
+from webhooks.models import Delivery, Event
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +154,7 @@ class JsonObjectParser(Parser):
         return data
 
 
-api = NinjaAPI(
+api = BotAPI(
     title="hitlnext bot API",
     version="1",
     description="Hand conversations to live agents, relay messages, read events. "
@@ -178,12 +187,18 @@ def _field_path(loc: Iterable[Any]) -> str:
 
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = [{"field": _field_path(e["loc"]), "message": e["msg"]} for e in exc.errors]
     if any(_field_path(e["loc"]) == "" and e["type"] == "missing" for e in exc.errors):
         # No body at all on an endpoint that needs one.
         return error_response(request, 400, "The request body must be a JSON object.")
-    fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
-    return error_response(request, 422, f"The request has invalid fields: {fields}.", errors)
+    errors = [{"field": _field_path(e["loc"]), "message": plain_message(e)} for e in exc.errors]
+    unknown = [_field_path(e["loc"]) for e in exc.errors if e["type"] == "extra_forbidden"]
+    invalid = [err["field"] for err in errors if err["field"] not in unknown]
+    parts = []
+    if invalid:
+        parts.append("invalid fields: " + ", ".join(dict.fromkeys(invalid)))
+    if unknown:
+        parts.append("unknown fields: " + ", ".join(dict.fromkeys(unknown)))
+    return error_response(request, 422, f"The request has {'; '.join(parts)}.", errors)
 
 
 @api.exception_handler(AuthenticationError)
@@ -214,6 +229,26 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(request, 404, "Not found.")
 
 
+# The most label names an unknown-label error lists.
+KNOWN_LABELS_LISTED = 50
+
+
+def _unknown_label_message(exc: UnknownLabel) -> str:
+    names = list(
+        Label.objects.order_by("name").values_list("name", flat=True)[: KNOWN_LABELS_LISTED + 1]
+    )
+    unknown = ", ".join(f'"{name}"' for name in exc.names)
+    if not names:
+        return (
+            f"Unknown label: {unknown}. This server has no labels yet: an admin adds them in "
+            "the admin (Handoffs > Labels)."
+        )
+    listed = ", ".join(f'"{name}"' for name in names[:KNOWN_LABELS_LISTED])
+    if len(names) > KNOWN_LABELS_LISTED:
+        listed += ", ..."
+    return f"Unknown label: {unknown}. Known labels (GET /api/v1/labels): {listed}."
+
+
 @api.exception_handler(HandoffError)
 def _refused(request: HttpRequest, exc: HandoffError) -> HttpResponse:
     if isinstance(exc, UnknownLabel):
@@ -221,7 +256,7 @@ def _refused(request: HttpRequest, exc: HandoffError) -> HttpResponse:
             request,
             422,
             "The request has invalid fields: labels.",
-            [{"field": "labels", "message": str(exc)}],
+            [{"field": "labels", "message": _unknown_label_message(exc)}],
         )
     return error_response(request, 409, str(exc))
 
@@ -305,7 +340,8 @@ def not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
 
 
 def _errors(*codes: int) -> dict[int, type[Error]]:
-    return dict.fromkeys(codes, Error)
+    # Every operation may meet an unavailable database (503, see _database_unavailable).
+    return dict.fromkeys((*codes, 503), Error)
 
 
 def _invalid(field: str, message: str) -> ValidationError:
@@ -364,12 +400,15 @@ def create_handoff(request: BotRequest, payload: HandoffIn) -> Status:
     return Status(201 if created else 200, handoff_json(handoff))
 
 
+HandoffId = Path(..., description="The handoff's id, as created.", examples=[17])
+
+
 @api.get(
     "/handoffs/{int:handoff_id}",
     response={200: HandoffOut, **_errors(401, 404, 429)},
     summary="Get a handoff",
 )
-def get_handoff(request: BotRequest, handoff_id: int) -> Status:
+def get_handoff(request: BotRequest, handoff_id: int = HandoffId) -> Status:
     return Status(200, handoff_json(_get_handoff(request, handoff_id)))
 
 
@@ -377,20 +416,44 @@ def get_handoff(request: BotRequest, handoff_id: int) -> Status:
     "/handoffs/{int:handoff_id}/reject",
     response={200: HandoffOut, **_errors(401, 404, 409, 413, 422, 429)},
     summary="Reject (cancel) a handoff",
+    operation_id="reject_handoff",
     openapi_extra=OPENAPI_HEADER,
     description="The bot takes the conversation back (the user left...). 409 once the "
     f"handoff is resolved, rejected or expired. Honours the {HEADER} header.",
 )
 @idempotent
-def reject(request: BotRequest, handoff_id: int) -> Status:
+def reject(request: BotRequest, handoff_id: int = HandoffId) -> Status:
     handoff = reject_handoff(handoff=_get_handoff(request, handoff_id))
     return Status(200, handoff_json(handoff))
+
+
+@api.post(
+    "/handoffs/{int:handoff_id}/rating",
+    response={201: RatingOut, **_errors(400, 401, 404, 409, 413, 422, 429)},
+    summary="Rate a handoff",
+    operation_id="rate_handoff",
+    openapi_extra=OPENAPI_HEADER,
+    description="The user's satisfaction with a resolved handoff (CSAT), as the bot asked "
+    "for it: 201 with the rating, and the handoff.rated event. 409 unless the handoff is "
+    "resolved, and once it is rated (a handoff is rated once, by the bot or in the web "
+    f"chat). Honours the {HEADER} header.",
+)
+@idempotent
+def rate(request: BotRequest, payload: RatingIn, handoff_id: int = HandoffId) -> Status:
+    rating = rate_handoff(
+        handoff=_get_handoff(request, handoff_id),
+        score=payload.score,
+        comment=payload.comment or "",
+        source="bot",
+    )
+    return Status(201, rating_json(rating))
 
 
 @api.post(
     "/messages",
     response={201: MessageOut, 200: MessageOut, **_errors(400, 401, 409, 413, 422, 429)},
     summary="Relay a message",
+    operation_id="relay_message",
     openapi_extra=OPENAPI_HEADER,
     description="Store one message of the conversation and show it to agents. 200 when this "
     "message id was already relayed (nothing is stored twice). `paused` is true while a "
@@ -440,8 +503,12 @@ def list_agents(request: BotRequest) -> dict:
 )
 def list_events(
     request: BotRequest,
-    after: str | None = Query(None, description="A `next_cursor`; absent: from the start."),
-    limit: int = Query(100, ge=1, le=500),
+    after: str | None = Query(
+        None,
+        description="A `next_cursor` from an earlier page; absent: from the oldest event kept.",
+        examples=["1042"],
+    ),
+    limit: int = Query(100, ge=1, le=PAGE_MAX, description="Events per page.", examples=[100]),
 ) -> dict:
     cursor = 0
     if after:
@@ -457,4 +524,90 @@ def list_events(
     return {
         "events": [event.as_payload() for event in events],
         "next_cursor": str(events[-1].feed_seq if events else cursor),
+    }
+
+
+@api.get(
+    "/labels",
+    response={200: LabelList, **_errors(401, 429)},
+    summary="List labels",
+    description="The label names a bot may send in `labels` when it starts a handoff.",
+)
+def list_labels(request: BotRequest) -> dict:
+    return {"labels": list(Label.objects.order_by("name").values("name", "color"))}
+
+
+# status=failing: not delivered and the last attempt failed (retrying, held by a disabled
+# endpoint, or given up).
+_DELIVERY_FILTERS = {
+    "failing": Q(status=Delivery.Status.FAILED) | Q(status=Delivery.Status.PENDING, attempts__gt=0),
+    "pending": Q(status=Delivery.Status.PENDING),
+    "delivered": Q(status=Delivery.Status.DELIVERED),
+    "failed": Q(status=Delivery.Status.FAILED),
+}
+
+
+@api.get(
+    "/deliveries",
+    response={200: DeliveryPage, **_errors(401, 422, 429)},
+    summary="List webhook deliveries",
+    description="This bot's webhook deliveries, newest first, with their attempts, last "
+    "error and next try: the bot's own view of what the admin shows. Deliveries are kept as "
+    "long as their events (HITLNEXT_EVENT_RETENTION).",
+)
+def list_deliveries(
+    request: BotRequest,
+    status: Literal["failing", "pending", "delivered", "failed"] | None = Query(
+        None,
+        description="failing: not delivered and the last attempt failed (retrying, or "
+        "given up); pending, delivered, failed: that status; absent: all.",
+        examples=["failing"],
+    ),
+    before: str | None = Query(
+        None,
+        description="A `next_cursor` from an earlier page; absent: from the newest.",
+        examples=["5071"],
+    ),
+    limit: int = Query(50, ge=1, le=PAGE_MAX, description="Deliveries per page.", examples=[50]),
+) -> dict:
+    deliveries = (
+        Delivery.objects.filter(bot=request.auth)
+        .select_related("event", "conversation")
+        .order_by("-pk")
+    )
+    if status is not None:
+        deliveries = deliveries.filter(_DELIVERY_FILTERS[status])
+    if before:
+        if not (before.isascii() and before.isdigit()) or int(before) > CURSOR_MAX:
+            raise _invalid("before", "Not a cursor: use a next_cursor from an earlier page.")
+        deliveries = deliveries.filter(pk__lt=int(before))
+    rows = list(deliveries[: limit + 1])
+    page = rows[:limit]
+    return {
+        "webhook_enabled": request.auth.webhook_enabled,
+        "deliveries": [_delivery_json(delivery) for delivery in page],
+        "next_cursor": str(page[-1].pk) if len(rows) > limit else None,
+    }
+
+
+def _delivery_json(delivery: Delivery) -> dict:
+    event = delivery.event
+    sending = delivery.in_flight()
+    due = delivery.status == Delivery.Status.PENDING and not sending
+    return {
+        "id": delivery.pk,
+        "event": {
+            "id": event.public_id,
+            "type": event.type,
+            "created_at": isoformat(event.created_at),
+        },
+        "conversation_id": delivery.conversation.external_id if delivery.conversation else None,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "last_attempt_at": isoformat(delivery.last_attempt_at),
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "next_attempt_at": isoformat(delivery.next_attempt_at) if due else None,
+        "sending": sending,
+        "delivered_at": isoformat(delivery.delivered_at),
     }

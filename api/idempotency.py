@@ -36,6 +36,7 @@ OPENAPI_HEADER = {
             "name": HEADER,
             "required": False,
             "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+            "example": "7d4f2c1e-5b7a-4c1d-9f3e-2a6b8c0d4e1f",
             "description": "Retry safely: the same key and request replay the first "
             "response; the same key with another request is a 409.",
         }

@@ -2,7 +2,9 @@
 API"), so a field is added, never renamed or removed.
 
 Inputs are validated here so that a 422 names the failing field; the response schemas only
-document what handoffs.payloads already builds.
+document what handoffs.payloads already builds. Every field carries a description and an
+example, and every model an example as a whole: the OpenAPI document shows them, and the
+examples of request bodies are what Swagger's "Try it out" sends (a test posts each one).
 """
 
 from __future__ import annotations
@@ -12,24 +14,47 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AfterValidator, ConfigDict, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
+
+from handoffs.models import Rating
 
 USER_VARIABLES_MAX_BYTES = 16 * 1024
 HISTORY_MAX_ITEMS = 200
+RATING_COMMENT_MAX = Rating.COMMENT_MAX_LENGTH
 # Far enough for any real wait, near enough that the deadline stays a sane datetime.
 TIMEOUT_MAX_SECONDS = 30 * 24 * 3600
+# The most items one page of a list endpoint holds.
+PAGE_MAX = 500
 
 Id255 = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Channel = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Language = Annotated[str, StringConstraints(max_length=16)]
 Direction = Literal["incoming", "outgoing"]
 Priority = Literal["normal", "high"]
+HandoffStatus = Literal["pending", "assigned", "resolved", "rejected", "expired"]
+# Timestamps leave as the strings handoffs.payloads writes ("2026-03-01T12:00:00Z", UTC);
+# the document says what they are.
+DateTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
+def _example(value: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [value]})
+
+
+# --- Requests -------------------------------------------------------------------------------
 
 
 class _In(Schema):
     # Bots often have numeric thread/user ids (Telegram, WhatsApp): accept them as strings.
-    # Unknown fields are ignored, so a bot written against a later minor version still works.
-    model_config = ConfigDict(coerce_numbers_to_str=True)
+    # Unknown fields are refused: a typo ("timeout" for "timeout_seconds") would otherwise be
+    # dropped silently and the bot would never learn its handoffs do not expire.
+    model_config = ConfigDict(coerce_numbers_to_str=True, extra="forbid")
 
 
 def _aware(value: datetime) -> datetime:
@@ -44,33 +69,108 @@ def _aware(value: datetime) -> datetime:
 
 Timestamp = Annotated[datetime, AfterValidator(_aware)]
 
+HISTORY_ITEM_EXAMPLE = {
+    "id": "m-1",
+    "direction": "incoming",
+    "text": "Where is my parcel? It should have arrived yesterday.",
+    "created_at": "2026-03-01T11:58:00Z",
+}
+PAYLOAD_EXAMPLE = {"type": "image", "url": "https://example.com/parcel.jpg", "name": "parcel.jpg"}
+
 
 class HistoryItemIn(_In):
-    id: Id255 = Field(description="The bot's id of this message; a re-sent id is skipped.")
-    direction: Direction
-    text: str | None = ""
-    payload: dict[str, Any] | None = Field(None, description="A non-text message (any JSON).")
-    created_at: Timestamp | None = Field(None, description="ISO-8601; default: now.")
+    model_config = _example(HISTORY_ITEM_EXAMPLE)
+
+    id: Id255 = Field(
+        description="The bot's id of this message; an id already stored is skipped.",
+        examples=["m-1"],
+    )
+    direction: Direction = Field(
+        description='"incoming": the user wrote it; "outgoing": the bot did.',
+        examples=["incoming"],
+    )
+    text: str | None = Field(
+        "",
+        description="The message text; may be empty when `payload` is given.",
+        examples=["Where is my parcel? It should have arrived yesterday."],
+    )
+    payload: dict[str, Any] | None = Field(
+        None,
+        description="A non-text message as the bot's platform gave it (any JSON object); "
+        "agents see a readable summary of it.",
+        examples=[PAYLOAD_EXAMPLE],
+    )
+    created_at: Timestamp | None = Field(
+        None,
+        description="When it was sent, ISO-8601 (no offset: UTC). Default: now.",
+        examples=["2026-03-01T11:58:00Z"],
+    )
+
+
+# No labels: a fresh server has none, and this body must work as shown ("Try it out").
+HANDOFF_EXAMPLE = {
+    "conversation_id": "th-42",
+    "user_id": "u-7",
+    "channel": "whatsapp",
+    "language": "en",
+    "user": {"fullName": "Ada Lovelace", "email": "ada@example.com", "plan": "gold"},
+    "history": [
+        HISTORY_ITEM_EXAMPLE,
+        {
+            "id": "m-2",
+            "direction": "outgoing",
+            "text": "Let me find someone who can help.",
+            "created_at": "2026-03-01T11:58:05Z",
+        },
+    ],
+    "timeout_seconds": 300,
+    "priority": "normal",
+}
 
 
 class HandoffIn(_In):
-    conversation_id: Id255 = Field(description="The bot's thread id.")
-    user_id: Id255
-    channel: Channel = Field(description='e.g. "web", "whatsapp", "telegram".')
-    language: Language | None = Field(None, description="Default: the bot's default language.")
+    model_config = _example(HANDOFF_EXAMPLE)
+
+    conversation_id: Id255 = Field(
+        description="The bot's thread id: one conversation has at most one active handoff.",
+        examples=["th-42"],
+    )
+    user_id: Id255 = Field(description="The bot's id of the end user.", examples=["u-7"])
+    channel: Channel = Field(
+        description='Where the user is: e.g. "web", "whatsapp", "telegram".',
+        examples=["whatsapp"],
+    )
+    language: Language | None = Field(
+        None,
+        description="The user's language (system messages are sent in it). "
+        "Default: the bot's default language.",
+        examples=["en"],
+    )
     user: dict[str, Any] | None = Field(
-        None, description='User variables ("fullName", ...): a JSON object of at most 16 KiB.'
+        None,
+        description='User variables shown to agents ("fullName", "email", anything else): '
+        "a JSON object of at most 16 KiB.",
+        examples=[{"fullName": "Ada Lovelace", "email": "ada@example.com", "plan": "gold"}],
     )
     history: list[HistoryItemIn] | None = Field(
-        None, max_length=HISTORY_MAX_ITEMS, description="Earlier messages, at most 200."
+        None,
+        max_length=HISTORY_MAX_ITEMS,
+        description=f"Earlier messages of the conversation, at most {HISTORY_MAX_ITEMS}; "
+        "items with neither text nor payload are skipped.",
     )
     timeout_seconds: int | None = Field(
         None,
         ge=0,
         description="Expire the handoff if no agent takes it in time. 0 or absent: never. "
         f"Values above {TIMEOUT_MAX_SECONDS} (30 days) are capped to it.",
+        examples=[300],
     )
-    labels: list[str] | None = Field(None, description="Names of labels known to the server.")
+    labels: list[str] | None = Field(
+        None,
+        description="Labels to put on the handoff; each must be a name from "
+        "GET /api/v1/labels (an unknown one is a 422 listing the known names).",
+        examples=[["shipping"]],
+    )
     priority: Priority = Field(
         "normal",
         description='The queue serves "high" before "normal", then the oldest first.',
@@ -90,71 +190,256 @@ class HandoffIn(_In):
         return value
 
 
+MESSAGE_EXAMPLE = {
+    "conversation_id": "th-42",
+    "user_id": "u-7",
+    "channel": "whatsapp",
+    "id": "m-3",
+    "direction": "incoming",
+    "text": "Is anyone there?",
+    "created_at": "2026-03-01T12:01:00Z",
+}
+
+
 class MessageIn(_In):
-    conversation_id: Id255
-    user_id: Id255
-    channel: Channel
-    id: Id255 = Field(description="The bot's message id: re-sending it stores nothing twice.")
-    direction: Direction
-    text: str | None = Field("", description="Optional when a payload is given.")
-    payload: dict[str, Any] | None = Field(None, description="A non-text message (any JSON).")
-    created_at: Timestamp | None = Field(None, description="ISO-8601; default: now.")
+    model_config = _example(MESSAGE_EXAMPLE)
+
+    conversation_id: Id255 = Field(description="The bot's thread id.", examples=["th-42"])
+    user_id: Id255 = Field(description="The bot's id of the end user.", examples=["u-7"])
+    channel: Channel = Field(
+        description='Where the user is: e.g. "web", "whatsapp", "telegram".',
+        examples=["whatsapp"],
+    )
+    id: Id255 = Field(
+        description="The bot's message id: re-sending it stores nothing twice.",
+        examples=["m-3"],
+    )
+    direction: Direction = Field(
+        description='"incoming": the user wrote it; "outgoing": the bot did.',
+        examples=["incoming"],
+    )
+    text: str | None = Field(
+        "",
+        description="The message text; may be empty when `payload` is given.",
+        examples=["Is anyone there?"],
+    )
+    payload: dict[str, Any] | None = Field(
+        None,
+        description="A non-text message as the bot's platform gave it (any JSON object); "
+        "agents see a readable summary of it.",
+        examples=[PAYLOAD_EXAMPLE],
+    )
+    created_at: Timestamp | None = Field(
+        None,
+        description="When it was sent, ISO-8601 (no offset: UTC). Default: now.",
+        examples=["2026-03-01T12:01:00Z"],
+    )
+
+
+RATING_EXAMPLE = {"score": 5, "comment": "Quick and friendly, thank you!"}
+
+
+class RatingIn(_In):
+    model_config = _example(RATING_EXAMPLE)
+
+    score: int = Field(
+        ge=min(Rating.SCORES),
+        le=max(Rating.SCORES),
+        description="The user's satisfaction: 1 (very unhappy) to 5 (very happy).",
+        examples=[5],
+    )
+    comment: str | None = Field(
+        "",
+        max_length=RATING_COMMENT_MAX,
+        description=f"What the user said about it, at most {RATING_COMMENT_MAX} characters; "
+        "optional.",
+        examples=["Quick and friendly, thank you!"],
+    )
 
 
 # --- Responses ------------------------------------------------------------------------------
 
+AGENT_EXAMPLE = {
+    "id": 3,
+    "name": "Alice Martin",
+    "avatar_url": "https://hitl.example.com/media/avatars/alice.png",
+}
+
 
 class AgentRef(Schema):
-    id: int
-    name: str
-    avatar_url: str | None
+    model_config = _example(AGENT_EXAMPLE)
 
-
-class HandoffOut(Schema):
-    id: int
-    status: Literal["pending", "assigned", "resolved", "rejected", "expired"]
-    conversation_id: str
-    user_id: str
-    channel: str
-    language: str
-    priority: Priority
-    labels: list[str]
-    agent: AgentRef | None
-    created_at: str
-    assigned_at: str | None
-    resolved_at: str | None
-    expires_at: str | None
-
-
-class HandoffRef(Schema):
-    id: int
-    status: str
-
-
-class MessageOut(Schema):
-    id: str = Field(description='"msg_<id>"')
-    handoff: HandoffRef | None = Field(description="The conversation's active handoff.")
-    paused: bool = Field(
-        description="True while a handoff is pending or assigned: the bot must not answer."
+    id: int = Field(description="The agent's id.", examples=[3])
+    name: str = Field(
+        description="First and last name (else the username): what the user may be shown.",
+        examples=["Alice Martin"],
+    )
+    avatar_url: str | None = Field(
+        description="The agent's picture (absolute when HITLNEXT_PUBLIC_URL is set); null: none.",
+        examples=["https://hitl.example.com/media/avatars/alice.png"],
     )
 
 
+QUEUE_EXAMPLE = {"position": 2, "estimated_wait_seconds": 180, "agents_online": 3}
+
+
+class QueueOut(Schema):
+    model_config = _example(QUEUE_EXAMPLE)
+
+    position: int = Field(
+        description="1: the next handoff an agent gets. High priority first, then the oldest.",
+        examples=[2],
+    )
+    estimated_wait_seconds: int | None = Field(
+        description="How much longer it will probably wait for an agent (method: README "
+        '"Routing"); 0: about now; null: not known (no agent online and no recent history).',
+        examples=[180],
+    )
+    agents_online: int = Field(description="Agents online right now.", examples=[3])
+
+
+HANDOFF_OUT_EXAMPLE = {
+    "id": 17,
+    "status": "assigned",
+    "conversation_id": "th-42",
+    "user_id": "u-7",
+    "channel": "whatsapp",
+    "language": "en",
+    "priority": "normal",
+    "labels": ["shipping"],
+    "agent": AGENT_EXAMPLE,
+    "created_at": "2026-03-01T12:00:00Z",
+    "assigned_at": "2026-03-01T12:00:42Z",
+    "resolved_at": None,
+    "expires_at": None,
+    "queue": None,
+}
+
+
+class HandoffOut(Schema):
+    model_config = _example(HANDOFF_OUT_EXAMPLE)
+
+    id: int = Field(description="The handoff's id.", examples=[17])
+    status: HandoffStatus = Field(
+        description="pending (waiting for an agent), assigned (an agent has it), and the "
+        "final resolved, rejected (by the bot) and expired (nobody took it in time).",
+        examples=["assigned"],
+    )
+    conversation_id: str = Field(description="The bot's thread id.", examples=["th-42"])
+    user_id: str = Field(description="The bot's id of the end user.", examples=["u-7"])
+    channel: str = Field(description="The channel the bot gave.", examples=["whatsapp"])
+    language: str = Field(description="The user's language.", examples=["en"])
+    priority: Priority = Field(description="The queue's priority.", examples=["normal"])
+    labels: list[str] = Field(description="Label names, sorted.", examples=[["shipping"]])
+    agent: AgentRef | None = Field(description="The assigned agent; null while nobody has it.")
+    created_at: DateTime = Field(
+        description="When the bot asked.", examples=["2026-03-01T12:00:00Z"]
+    )
+    assigned_at: DateTime | None = Field(
+        description="When the current agent took it; null while pending.",
+        examples=["2026-03-01T12:00:42Z"],
+    )
+    resolved_at: DateTime | None = Field(
+        description="When an agent resolved it; null otherwise.",
+        examples=["2026-03-01T12:09:30Z"],
+    )
+    expires_at: DateTime | None = Field(
+        description="When it expires if still pending; null: never.",
+        examples=["2026-03-01T12:05:00Z"],
+    )
+    queue: QueueOut | None = Field(
+        description="While pending: its place in the queue and the wait estimate; null otherwise."
+    )
+
+
+RATING_OUT_EXAMPLE = {
+    "score": 5,
+    "comment": "Quick and friendly, thank you!",
+    "source": "bot",
+    "created_at": "2026-03-01T12:10:05Z",
+}
+
+
+class RatingOut(Schema):
+    model_config = _example(RATING_OUT_EXAMPLE)
+
+    score: int = Field(description="1 (very unhappy) to 5 (very happy).", examples=[5])
+    comment: str = Field(
+        description='What the user said; "" when nothing.',
+        examples=["Quick and friendly, thank you!"],
+    )
+    source: Literal["webchat", "bot"] = Field(
+        description='Who sent it: "bot" (POST /api/v1/handoffs/{id}/rating) or "webchat" '
+        "(the visitor, in the built-in web chat).",
+        examples=["bot"],
+    )
+    created_at: DateTime = Field(
+        description="When it was given.", examples=["2026-03-01T12:10:05Z"]
+    )
+
+
+class HandoffRef(Schema):
+    model_config = _example({"id": 17, "status": "assigned"})
+
+    id: int = Field(description="The handoff's id.", examples=[17])
+    status: HandoffStatus = Field(description="pending or assigned.", examples=["assigned"])
+
+
+class MessageOut(Schema):
+    model_config = _example(
+        {"id": "msg_981", "handoff": {"id": 17, "status": "assigned"}, "paused": True}
+    )
+
+    id: str = Field(
+        description='hitlnext\'s id of the stored message, "msg_<n>".', examples=["msg_981"]
+    )
+    handoff: HandoffRef | None = Field(
+        description="The conversation's active handoff; null when it has none."
+    )
+    paused: bool = Field(
+        description="True while a handoff is pending or assigned: the bot must not answer.",
+        examples=[True],
+    )
+
+
+AGENT_OUT_EXAMPLE = {
+    "id": 3,
+    "username": "alice",
+    "name": "Alice Martin",
+    "online": True,
+    "open_handoffs": 2,
+    "capacity": 3,
+}
+
+
 class AgentOut(Schema):
-    id: int
-    username: str
-    name: str
-    online: bool
-    open_handoffs: int = Field(description="Handoffs assigned to the agent right now.")
+    model_config = _example(AGENT_OUT_EXAMPLE)
+
+    id: int = Field(description="The agent's id.", examples=[3])
+    username: str = Field(description="The agent's login name.", examples=["alice"])
+    name: str = Field(
+        description="First and last name, else the username.", examples=["Alice Martin"]
+    )
+    online: bool = Field(description="Online now: able to take a handoff.", examples=[True])
+    open_handoffs: int = Field(
+        description="Handoffs assigned to the agent right now.", examples=[2]
+    )
     capacity: int | None = Field(
-        description="Open handoffs auto-assignment gives the agent at most; null: no limit."
+        description="Open handoffs auto-assignment gives the agent at most; null: no limit.",
+        examples=[3],
     )
 
 
 class AgentList(Schema):
-    agents: list[AgentOut]
+    model_config = _example({"agents": [AGENT_OUT_EXAMPLE]})
+
+    agents: list[AgentOut] = Field(description="Every agent account (never superusers).")
 
 
 class EventOut(Schema):
+    """One event of the feed. The document describes each type (the `Event` schema); the
+    feed hands out what was stored, so an event is never lost to a schema it predates."""
+
     id: str
     type: str
     created_at: str
@@ -162,15 +447,155 @@ class EventOut(Schema):
 
 
 class EventPage(Schema):
-    events: list[EventOut]
-    next_cursor: str = Field(description="Pass it as `after` to get the next page.")
+    # Documented as a list of `Event` (each type's data: api/openapi.py).
+    events: list[EventOut] = Field(
+        description="Oldest first; each one as the webhook delivered it."
+    )
+    next_cursor: str = Field(
+        description="Pass it as `after` to get the next page (an empty page returns the "
+        "same cursor).",
+        examples=["1042"],
+    )
+
+
+class LabelOut(Schema):
+    model_config = _example({"name": "shipping", "color": "#2563eb"})
+
+    name: str = Field(description="What a bot sends in `labels`.", examples=["shipping"])
+    color: str = Field(description="The colour agents see, #rrggbb.", examples=["#2563eb"])
+
+
+class LabelList(Schema):
+    model_config = _example(
+        {
+            "labels": [
+                {"name": "billing", "color": "#6b7280"},
+                {"name": "shipping", "color": "#2563eb"},
+            ]
+        }
+    )
+
+    labels: list[LabelOut] = Field(description="Every label, by name.")
+
+
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+DELIVERY_EVENT_EXAMPLE = {
+    "id": "evt_018e0f5a3c00a1b2c3d4e5f6a7b8c9d0e1f2",
+    "type": "message.created",
+    "created_at": "2026-03-01T12:00:43Z",
+}
+
+
+class DeliveryEventRef(Schema):
+    model_config = _example(DELIVERY_EVENT_EXAMPLE)
+
+    id: str = Field(
+        description="The event id, sent as `webhook-id`.",
+        examples=["evt_018e0f5a3c00a1b2c3d4e5f6a7b8c9d0e1f2"],
+    )
+    type: str = Field(description="The event type.", examples=["message.created"])
+    created_at: DateTime = Field(
+        description="When the event happened.", examples=["2026-03-01T12:00:43Z"]
+    )
+
+
+DELIVERY_EXAMPLE = {
+    "id": 5120,
+    "event": DELIVERY_EVENT_EXAMPLE,
+    "conversation_id": "th-42",
+    "status": "pending",
+    "attempts": 3,
+    "last_attempt_at": "2026-03-01T12:01:20Z",
+    "last_status_code": 503,
+    "last_error": "HTTP 503 Service Unavailable",
+    "next_attempt_at": "2026-03-01T12:01:52Z",
+    "sending": False,
+    "delivered_at": None,
+}
+
+
+class DeliveryOut(Schema):
+    model_config = _example(DELIVERY_EXAMPLE)
+
+    id: int = Field(description="The delivery's id (also the `before` cursor).", examples=[5120])
+    event: DeliveryEventRef = Field(description="The event being delivered.")
+    conversation_id: str | None = Field(
+        description="The bot's thread id of the event's conversation.", examples=["th-42"]
+    )
+    status: DeliveryStatus = Field(
+        description="pending (not delivered yet: waiting, retrying, or held while the "
+        "endpoint is disabled), delivered, failed (retries gave up).",
+        examples=["pending"],
+    )
+    attempts: int = Field(description="HTTP attempts made so far.", examples=[3])
+    last_attempt_at: DateTime | None = Field(
+        description="When the last attempt started; null: none yet.",
+        examples=["2026-03-01T12:01:20Z"],
+    )
+    last_status_code: int | None = Field(
+        description="The endpoint's HTTP status at the last attempt; null: no answer "
+        "(timeout, refused connection) or no attempt yet.",
+        examples=[503],
+    )
+    last_error: str = Field(
+        description='Why the last attempt failed; "" when it did not.',
+        examples=["HTTP 503 Service Unavailable"],
+    )
+    next_attempt_at: DateTime | None = Field(
+        description="When the next attempt is due (pending only; while the endpoint is "
+        "disabled it waits for an admin to enable it again); null otherwise, and while an "
+        "attempt is being made (`sending`).",
+        examples=["2026-03-01T12:01:52Z"],
+    )
+    sending: bool = Field(
+        description="An attempt is being made right now: its outcome is not known yet.",
+        examples=[False],
+    )
+    delivered_at: DateTime | None = Field(
+        description="When the endpoint accepted it; null until then.",
+        examples=["2026-03-01T12:02:10Z"],
+    )
+
+
+class DeliveryPage(Schema):
+    model_config = _example(
+        {"webhook_enabled": True, "deliveries": [DELIVERY_EXAMPLE], "next_cursor": None}
+    )
+
+    webhook_enabled: bool = Field(
+        description="False once the endpoint answered 410 Gone: deliveries wait (none is "
+        "dropped) until an admin enables it again.",
+        examples=[True],
+    )
+    deliveries: list[DeliveryOut] = Field(description="Newest first.")
+    next_cursor: str | None = Field(
+        description="Pass it as `before` for the next (older) page; null: no more.",
+        examples=["5071"],
+    )
 
 
 class FieldError(Schema):
-    field: str = Field(description='Dotted path, e.g. "history.3.direction"; "" for none.')
-    message: str
+    field: str = Field(
+        description='Dotted path of the field, e.g. "history.3.direction"; "" for none.',
+        examples=["timeout_seconds"],
+    )
+    message: str = Field(
+        description="What is wrong with it, in plain words.", examples=["Must be 0 or more."]
+    )
 
 
 class Error(Schema):
-    detail: str
-    errors: list[FieldError]
+    model_config = _example(
+        {
+            "detail": "The request has invalid fields: timeout_seconds.",
+            "errors": [{"field": "timeout_seconds", "message": "Must be 0 or more."}],
+        }
+    )
+
+    detail: str = Field(
+        description="One sentence for people.",
+        examples=["The request has invalid fields: timeout_seconds."],
+    )
+    errors: list[FieldError] = Field(description="One item per failing field; may be empty.")

@@ -261,3 +261,42 @@ def grow_inbox(bot: Bot, *, total: int, assignees: list[int], using: str = "defa
     with connections[using].cursor() as cursor:
         cursor.execute("ANALYZE")  # as autovacuum would have, on a table that grew slowly
     return count
+
+
+def create_conversations(bot: Bot, prefix: str, count: int) -> list[int]:
+    """`count` new conversations (each with its end user) of the bot, as the API would make
+    them; their ids, in order."""
+    users = EndUser.objects.bulk_create(
+        [
+            EndUser(bot=bot, external_id=f"{prefix}-u{n}", variables={"fullName": f"User {n}"})
+            for n in range(count)
+        ],
+        batch_size=BATCH,
+    )
+    conversations = Conversation.objects.bulk_create(
+        [
+            Conversation(bot=bot, external_id=f"{prefix}-{n}", end_user=user, channel="web")
+            for n, user in enumerate(users)
+        ],
+        batch_size=BATCH,
+    )
+    return [c.pk for c in conversations]
+
+
+def queue_handoffs(bot: Bot, prefix: str, count: int) -> None:
+    """`count` pending handoffs in new conversations, oldest first, written without any
+    announcement: nothing routes them until a worker's sweep finds them."""
+    now = timezone.now()
+    Handoff.objects.bulk_create(
+        [
+            Handoff(
+                bot=bot,
+                conversation_id=conversation_id,
+                language=bot.default_language,
+                created_at=now + timedelta(microseconds=n),
+                last_activity_at=now,
+            )
+            for n, conversation_id in enumerate(create_conversations(bot, prefix, count))
+        ],
+        batch_size=BATCH,
+    )

@@ -79,6 +79,28 @@ def start_daphne(name: str, app: str, *, env: dict[str, str], logs: Path, **extr
     return Server(name=name, port=port, popen=popen, log=log)
 
 
+def start_worker(name: str, *, env: dict[str, str], logs: Path, seconds: float = 60) -> Server:
+    """`manage.py run_worker` (webhooks, timers, the routing sweep), once it has started.
+    A Server without a port: only its process, log and stop() are used."""
+    log = logs / f"{name}.log"
+    with log.open("wb") as out:
+        popen = subprocess.Popen(
+            [sys.executable, "manage.py", "run_worker"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    worker = Server(name=name, port=0, popen=popen, log=log)
+    deadline = time.monotonic() + seconds
+    while b"worker started" not in log.read_bytes():
+        if popen.poll() is not None or time.monotonic() > deadline:
+            worker.stop()
+            raise RuntimeError(f"{name} did not start:\n{worker.tail()}")
+        time.sleep(0.05)
+    return worker
+
+
 def wait_ready(servers: list[Server], *, path: str = "/healthz", seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     for server in servers:
@@ -129,7 +151,15 @@ class Profiler:
                 self.popen.kill()
 
 
-PROJECT = ("conversations/", "handoffs/", "agents/", "hitlnext_project/")
+PROJECT = (
+    "conversations/",
+    "handoffs/",
+    "agents/",
+    "routing/",
+    "webhooks/",
+    "api/",
+    "hitlnext_project/",
+)
 
 
 def summarize_profile(path: Path, *, top: int = 15) -> str:

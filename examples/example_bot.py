@@ -4,8 +4,9 @@
     python examples/example_bot.py --hitlnext http://127.0.0.1:8000 \\
         --api-key hk_... --secret whsec_... --port 8765
 
-Needs only the standard library and httpx. It plays both sides of a chat platform on its own
-port, so you can try it with curl:
+Needs the standard library and hitlnext's typed client (clients/python: httpx and the Standard
+Webhooks library), which `dev.py` installs into .venv. It plays both sides of a chat platform
+on its own port, so you can try it with curl:
 
     POST /user-says   {"user_id": "u-1", "text": "hi"}   a user writes to the bot
     GET  /inbox?user_id=u-1                               what that user has received
@@ -24,23 +25,28 @@ What it does, as any bot integrating hitlnext should:
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import hmac
 import json
 import os
 import sys
 import threading
-import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from hitlnext_client import (
+    Handoff,
+    HitlnextClient,
+    HitlnextError,
+    InvalidWebhook,
+    RelayedMessage,
+    verify_webhook,
+)
 
 CHANNEL = "example"
 HANDOFF_WORD = "agent"
-TOLERANCE_SECONDS = 5 * 60  # refuse webhooks signed longer ago than this (replays)
+ENDED = {"handoff.resolved", "handoff.expired", "handoff.rejected"}
 MAX_BODY = 1024 * 1024
 
 
@@ -48,42 +54,12 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
-# --- Standard Webhooks ---------------------------------------------------------------------
-
-
-def verify_webhook(*, secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """True if the body was signed with our secret recently (https://www.standardwebhooks.com/).
-
-    Signed content: "{webhook-id}.{webhook-timestamp}.{raw body}", HMAC-SHA256 with the base64
-    part of the `whsec_` secret; the header holds space-separated "v1,<base64>" signatures.
-    """
-    msg_id = headers.get("webhook-id", "")
-    timestamp = headers.get("webhook-timestamp", "")
-    signatures = headers.get("webhook-signature", "")
-    if not (msg_id and timestamp.isdigit() and signatures):
-        return False
-    if abs(time.time() - int(timestamp)) > TOLERANCE_SECONDS:
-        return False
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    for candidate in signatures.split():
-        version, _, value = candidate.partition(",")
-        if version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):
-            return True
-    return False
-
-
 # --- The bot -------------------------------------------------------------------------------
 
 
 class ExampleBot:
     def __init__(self, *, hitlnext: str, api_key: str, secret: str) -> None:
-        self.api = httpx.Client(
-            base_url=hitlnext.rstrip("/") + "/api/v1",
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=10,
-        )
+        self.api = HitlnextClient(hitlnext, api_key)
         self.secret = secret
         self.lock = threading.Lock()
         self.inboxes: dict[str, list[dict]] = {}  # what each user has received
@@ -99,8 +75,7 @@ class ExampleBot:
     def user_says(self, user_id: str, text: str) -> dict:
         """A user wrote to the bot. Returns what the bot answered (nothing while paused)."""
         conversation = self.conversation_id(user_id)
-        relayed = self.relay(user_id, direction="incoming", text=text)
-        paused = relayed["paused"]
+        paused = self.relay(user_id, direction="incoming", text=text).paused
         self.paused[conversation] = paused
         if paused:
             say(f"[{user_id}] (an agent has the conversation: the bot stays quiet)")
@@ -109,7 +84,8 @@ class ExampleBot:
             reply = "Let me find you a person."
             self.answer(user_id, reply)
             handoff = self.hand_off(user_id)
-            return {"paused": True, "replies": [reply], "handoff": handoff}
+            summary = {"id": handoff.id, "status": handoff.status}
+            return {"paused": True, "replies": [reply], "handoff": summary}
         reply = f'You said "{text}". Type "{HANDOFF_WORD}" to talk to a person.'
         self.answer(user_id, reply)
         return {"paused": False, "replies": [reply]}
@@ -127,71 +103,65 @@ class ExampleBot:
 
     # hitlnext's API --------------------------------------------------------------------------
 
-    def relay(self, user_id: str, *, direction: str, text: str) -> dict:
-        response = self.api.post(
-            "/messages",
-            json={
-                "conversation_id": self.conversation_id(user_id),
-                "user_id": user_id,
-                "channel": CHANNEL,
-                "id": uuid.uuid4().hex,  # our own message id: a retry would not duplicate it
-                "direction": direction,
-                "text": text,
-            },
+    def relay(
+        self, user_id: str, *, direction: Literal["incoming", "outgoing"], text: str
+    ) -> RelayedMessage:
+        return self.api.relay_message(
+            conversation_id=self.conversation_id(user_id),
+            user_id=user_id,
+            channel=CHANNEL,
+            id=uuid.uuid4().hex,  # our own message id: a retry would not duplicate it
+            direction=direction,
+            text=text,
         )
-        response.raise_for_status()
-        return response.json()
 
-    def hand_off(self, user_id: str) -> dict:
-        response = self.api.post(
-            "/handoffs",
-            json={
-                "conversation_id": self.conversation_id(user_id),
-                "user_id": user_id,
-                "channel": CHANNEL,
-                "user": {"fullName": f"Example user {user_id}"},
-            },
-            headers={"Idempotency-Key": uuid.uuid4().hex},
+    def hand_off(self, user_id: str) -> Handoff:
+        # The client sends an Idempotency-Key: a retried request opens nothing twice.
+        handoff = self.api.create_handoff(
+            conversation_id=self.conversation_id(user_id),
+            user_id=user_id,
+            channel=CHANNEL,
+            user={"fullName": f"Example user {user_id}"},
         )
-        response.raise_for_status()
-        handoff = response.json()
         self.paused[self.conversation_id(user_id)] = True
-        say(f"[{user_id}] handed off: handoff #{handoff['id']} is {handoff['status']}")
+        say(f"[{user_id}] handed off: handoff #{handoff.id} is {handoff.status}")
         return handoff
 
     # Webhooks --------------------------------------------------------------------------------
 
     def on_webhook(self, headers: dict[str, str], body: bytes) -> int:
         """Handle one webhook; returns the HTTP status to answer."""
-        if not verify_webhook(secret=self.secret, headers=headers, body=body):
-            say("refused a webhook with a bad or missing signature")
+        try:
+            # Standard Webhooks: the signature, and a timestamp within 5 minutes (replays).
+            event = verify_webhook(secret=self.secret, headers=headers, body=body)
+        except InvalidWebhook as exc:
+            say(f"refused a webhook: {exc}")
             return 401
         with self.lock:
             # Delivery is at least once: the same webhook-id may come again after a timeout.
-            if headers["webhook-id"] in self.seen_webhooks:
+            if event.id in self.seen_webhooks:
                 return 200
-            self.seen_webhooks.add(headers["webhook-id"])
-        event = json.loads(body)
-        data = event.get("data", {})
-        kind = event.get("type")
-        if kind == "message.created":
-            message = data["message"]
-            agent = message.get("agent") or {}
+            self.seen_webhooks.add(event.id)
+        message, handoff = event.message, event.handoff
+        if message is not None:
             self.deliver(
-                message["user_id"],
-                {"from": message["author"], "agent": agent.get("name"), "text": message["text"]},
+                message.user_id,
+                {
+                    "from": message.author,
+                    "agent": message.agent.name if message.agent else None,
+                    "text": message.text,
+                },
             )
-        elif kind in {"handoff.created", "handoff.assigned"}:
-            self.paused[data["handoff"]["conversation_id"]] = True
-        elif kind in {"handoff.resolved", "handoff.expired", "handoff.rejected"}:
-            handoff = data["handoff"]
-            self.paused[handoff["conversation_id"]] = False
-            say(f"[{handoff['user_id']}] {kind}: the bot answers again")
-            if kind == "handoff.expired":
+        elif handoff is not None and handoff.active:
+            self.paused[handoff.conversation_id] = True
+        elif handoff is not None and event.type in ENDED:
+            self.paused[handoff.conversation_id] = False
+            say(f"[{handoff.user_id}] {event.type}: the bot answers again")
+            if event.type == "handoff.expired":
                 # Answer after acknowledging: a webhook handler should return quickly.
                 threading.Thread(
                     target=self.answer,
-                    args=(handoff["user_id"], "Sorry, nobody is available right now."),
+                    args=(handoff.user_id, "Sorry, nobody is available right now."),
                     daemon=True,
                 ).start()
         return 200
@@ -248,7 +218,7 @@ def make_handler(bot: ExampleBot) -> type[BaseHTTPRequestHandler]:
                     return
                 try:
                     self._reply(200, bot.user_says(user_id, text))
-                except httpx.HTTPError as exc:
+                except (HitlnextError, httpx.HTTPError) as exc:
                     self._reply(502, {"error": f"hitlnext: {exc}"})
             else:
                 self._reply(404, {"error": "not found"})

@@ -184,8 +184,10 @@ class SystemMessageAdmin(admin.ModelAdmin):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if field is not None and db_field.name == "text":
             field.help_text = (
-                "Write {{agentName}} where the agent's name goes (assign messages); it is empty "
-                "in transfer messages. Sent in the user's language, else the bot's default "
+                "Write {{agentName}} where the agent's name goes (assign messages). Transfer "
+                'messages may use {{queuePosition}} (1, 2…) and {{estimatedWait}} ("about 3 '
+                'minutes"); a placeholder without a value takes its clause (between commas) or '
+                "sentence with it. Sent in the user's language, else the bot's default "
                 "language, else English."
             )
         if field is not None and db_field.name == "language":

@@ -16,6 +16,7 @@ class HandoffsConfig(AppConfig):
         # The agents' pages listen to what this app and conversations announce.
         signals.handoff_changed.connect(live.handoff_changed, dispatch_uid="handoffs.live")
         signals.message_added.connect(live.message_added, dispatch_uid="handoffs.live")
+        signals.handoff_rated.connect(live.handoff_rated, dispatch_uid="handoffs.live")
         conversation_signals.contact_changed.connect(
             live.contact_changed, dispatch_uid="handoffs.live"
         )

@@ -1,8 +1,13 @@
 """The agent pages' websocket: one per page, forwarding pre-rendered pushes.
 
 The page says hello on every (re)connect and names the conversation it shows; the answer is
-the current state (presence, the conversation's head and any messages the page missed), so
-nothing is lost while the socket was down.
+the current state (presence, the conversation's head and any messages and notes the page
+missed), so nothing is lost while the socket was down, nor between the panel's rendering and
+the socket joining the conversation.
+
+The socket also records its agent as a viewer of the conversation it shows, for the other
+watchers' "Also viewing" (handoffs/viewers.py), and joins the groups of higher apps' pages that
+ask for one (register_page_group: the reports' wallboard), for the agents those apps allow.
 
 The socket stays only as long as its session signs the agent in (agents/revocation.py): it is
 checked again on every action the page sends, when the agent's access is revoked, and on a
@@ -23,7 +28,8 @@ from django.template.loader import render_to_string
 from agents import live as presence
 from agents import revocation
 from agents.services import profile_for, record_activity
-from handoffs import live
+from conversations.models import Note
+from handoffs import live, viewers
 from handoffs.messaging import mark_conversation_read
 from handoffs.models import Handoff
 from hitlnext_project.shared.ids import parse_id
@@ -44,8 +50,9 @@ RECHECK_EVERY = 60.0
 # does retry.
 MAX_FRAME_BYTES = 16 * 1024
 MESSAGE_TOO_BIG = 4413
-# Past this many missed messages the page reloads the panel instead of appending them all.
+# Past this many missed messages (or notes) the page reloads the panel instead of appending.
 CATCH_UP_LIMIT = 200
+RELOAD_PANEL = '<template id="conversation-reload" data-reload="#conversation"></template>'
 
 
 # What higher apps show in the header too (routing: the agent's load), rendered for a user.
@@ -58,6 +65,19 @@ def register_header_part(render: Callable[[User], str]) -> None:
         _header_parts.append(render)
 
 
+# Pages of higher apps with a group of their own (reports: the wallboard): the page sends
+# {"action": <action>}; the socket joins `group` if may_join(user), checked again on that action
+# and on every hello, and is answered state() (the catch-up).
+_page_groups: dict[str, tuple[str, Callable[[User], bool], Callable[[], str]]] = {}
+
+
+def register_page_group(
+    action: str, *, group: str, may_join: Callable[[User], bool], state: Callable[[], str]
+) -> None:
+    """Let a page join `group` by sending {"action": action} (idempotent)."""
+    _page_groups[action] = (group, may_join, state)
+
+
 def presence_state(user: User) -> str:
     """The header as it is now: this agent's switch, who is online, and the parts higher apps
     registered."""
@@ -65,10 +85,14 @@ def presence_state(user: User) -> str:
     return html + "".join(render(user) for render in _header_parts)
 
 
-def conversation_state(handoff_id: int, after: int | None) -> tuple[int | None, str]:
+def conversation_state(
+    handoff_id: int, after: int | None, notes_after: int | None = None
+) -> tuple[int | None, str]:
     """(conversation id, catch-up HTML) for a page showing this handoff; (None, "") if unknown.
 
-    Every agent may watch every handoff, as every agent may open it (handoffs.views).
+    `after` / `notes_after`: the newest message / note the page shows (0: it shows none yet;
+    None: it did not say, nothing to catch up). Every agent may watch every handoff, as every
+    agent may open it (handoffs.views).
     """
     handoff = (
         Handoff.objects.select_related("conversation__end_user", "agent")
@@ -85,10 +109,32 @@ def conversation_state(handoff_id: int, after: int | None) -> tuple[int | None, 
             .order_by("id")[: CATCH_UP_LIMIT + 1]
         )
         if len(missed) > CATCH_UP_LIMIT:
-            html += '<template id="conversation-reload" data-reload="#conversation"></template>'
-        elif missed:
+            return handoff.conversation_id, html + RELOAD_PANEL
+        if missed:
             html += live.render_messages_push(missed, conversation=handoff.conversation)
+    if notes_after is not None:
+        notes = list(
+            Note.objects.filter(conversation_id=handoff.conversation_id, pk__gt=notes_after)
+            .select_related("author")
+            .order_by("id")[: CATCH_UP_LIMIT + 1]
+        )
+        if len(notes) > CATCH_UP_LIMIT:
+            return handoff.conversation_id, html + RELOAD_PANEL
+        if notes:
+            # The same fragment as a note's push and the adding agent's answer: the page shows
+            # each note once whichever of them arrives first (dedupe.js).
+            html += render_to_string(
+                "handoffs/notes.html#append",
+                {"notes": notes, "conversation_id": handoff.conversation_id},
+            )
     return handoff.conversation_id, html
+
+
+def _last_shown(value: object) -> int | None:
+    """A page's "newest id I show": an id, 0 for none yet, None when absent or malformed."""
+    if value == 0 and not isinstance(value, bool):
+        return 0
+    return parse_id(value)
 
 
 class AgentConsumer(AsyncWebsocketConsumer):
@@ -113,6 +159,9 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        if self.watching is not None:
+            watching, self.watching = self.watching, None
+            await database_sync_to_async(viewers.stop_viewing)(watching, self.channel_name)
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = []
@@ -136,17 +185,43 @@ class AgentConsumer(AsyncWebsocketConsumer):
         if action == "hello":
             # Group membership expires (channels' group_expiry, a day) counted from the join;
             # the page says hello again every half hour, which renews it.
+            await self._leave_page_groups_not_allowed()
             for group in self.joined:
                 await self.channel_layer.group_add(group, self.channel_name)
             await self.send(text_data=await database_sync_to_async(presence_state)(self.user))
+            await self._renew_viewing()
             await self._watch(data)
         elif action == "watch":
             await self._watch(data)
         elif action == "activity":
             await database_sync_to_async(record_activity)(agent=self.user)
+            await self._renew_viewing()
         elif action == "read" and self.watching is not None:
             await database_sync_to_async(mark_conversation_read)(
                 agent=self.user, conversation_id=self.watching
+            )
+        elif isinstance(action, str) and action in _page_groups:
+            await self._join_page_group(action)
+
+    async def _join_page_group(self, action: str) -> None:
+        group, may_join, state = _page_groups[action]
+        if not await database_sync_to_async(may_join)(self.user):
+            return
+        if group not in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.append(group)
+        await self.send(text_data=await database_sync_to_async(state)())
+
+    async def _leave_page_groups_not_allowed(self) -> None:
+        for group, may_join, _ in _page_groups.values():
+            if group in self.joined and not await database_sync_to_async(may_join)(self.user):
+                await self.channel_layer.group_discard(group, self.channel_name)
+                self.joined.remove(group)
+
+    async def _renew_viewing(self) -> None:
+        if self.watching is not None:
+            await database_sync_to_async(viewers.renew)(
+                self.watching, self.channel_name, self.user.pk
             )
 
     async def _watch(self, data: dict) -> None:
@@ -155,8 +230,8 @@ class AgentConsumer(AsyncWebsocketConsumer):
             await self._switch_conversation(None)
             return
         # Look the handoff up first only for its conversation; then join before reading the
-        # state, so a message committed in between is pushed rather than missed (duplicates
-        # are dropped by the page, by message id).
+        # state, so a message or note committed in between is pushed rather than missed
+        # (duplicates are dropped by the page, by id).
         conversation_id = await database_sync_to_async(
             Handoff.objects.filter(pk=handoff_id).values_list("conversation_id", flat=True).first
         )()
@@ -164,7 +239,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
         if conversation_id is None:
             return
         _, html = await database_sync_to_async(conversation_state)(
-            handoff_id, parse_id(data.get("after"))
+            handoff_id, _last_shown(data.get("after")), _last_shown(data.get("notes_after"))
         )
         if html:
             await self.send(text_data=html)
@@ -180,7 +255,14 @@ class AgentConsumer(AsyncWebsocketConsumer):
             old = live.conversation_group(self.watching)
             await self.channel_layer.group_discard(old, self.channel_name)
             self.joined.remove(old)
-        self.watching = conversation_id
+        previous, self.watching = self.watching, conversation_id
+        # Who else is viewing: both conversations' watchers see the change.
+        if previous is not None:
+            await database_sync_to_async(viewers.stop_viewing)(previous, self.channel_name)
+        if conversation_id is not None:
+            await database_sync_to_async(viewers.start_viewing)(
+                conversation_id, self.channel_name, self.user.pk
+            )
 
     async def dispatch(self, message: dict) -> None:
         # Channels' dispatch hops to a thread (close_old_connections) before every handler;

@@ -1,5 +1,5 @@
-"""The contact details column: who the user is, the handoff's labels, the conversation's notes
-and its deletion.
+"""The contact details column: who the user is, the user's ratings (CSAT), the handoff's
+labels, the conversation's notes and its deletion.
 
 Its fragments are rendered without a viewer (they are also pushed to every page showing the
 conversation), so what depends on the agent, online or not, is left to the page's CSS
@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef
 from conversations.models import Note
 from handoffs.models import ConversationDeletion, Handoff, Label
 from handoffs.naming import display_user_name, flatten_variables, user_email
+from handoffs.ratings import conversation_ratings
 
 # Longer values (or any with a line break) are folded into a <details> element.
 LONG_VALUE = 80
@@ -87,11 +88,12 @@ def conversation_notes(conversation_id: int) -> list[Note]:
 
 def contact_context(handoff: Handoff) -> dict:
     """Everything contact.html#contact needs, for a handoff loaded with its conversation's
-    end user and its bot (handoffs.views._get_handoff_for_agent)."""
+    end user and its bot (handoffs.views.get_handoff_for_agent)."""
     conversation = handoff.conversation
     return {
         "conversation": conversation,
         **user_details(conversation.end_user),
         **handoff_parts(handoff),
         "notes": conversation_notes(conversation.pk),
+        "ratings": conversation_ratings(conversation.pk),
     }

@@ -30,11 +30,11 @@ from handoffs.errors import (
 from handoffs.models import Handoff, MessageTemplate
 from handoffs.templating import render_message_template
 from handoffs.views import (
-    _get_handoff_for_agent,
     _inbox_context,
     _panel_context,
-    _panel_response,
-    _refusal,
+    get_handoff_for_agent,
+    panel_response,
+    refusal,
 )
 from hitlnext_project.shared.http import AuthenticatedHttpRequest
 
@@ -45,21 +45,21 @@ CONTACT = "handoffs/contact.html#contact"
 @require_GET
 def contact(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """The column alone: the page re-fetches it after its socket reconnects."""
-    handoff = _get_handoff_for_agent(request, handoff_id)
+    handoff = get_handoff_for_agent(request, handoff_id)
     return render(request, CONTACT, contact_context(handoff))
 
 
 @login_required
 @require_POST
 def add_note(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
-    handoff = _get_handoff_for_agent(request, handoff_id)
+    handoff = get_handoff_for_agent(request, handoff_id)
     text = request.POST.get("text", "")
     try:
         note = messaging.add_note(handoff=handoff, author=request.user, text=text)
     except ValueError as error:
-        return _refusal(request, handoff, str(error), status=422)
+        return refusal(request, handoff, str(error), status=422)
     except REFUSALS as error:
-        return _refusal(request, handoff, error)
+        return refusal(request, handoff, error)
     if not request.htmx:
         return redirect("handoff", handoff.pk)
     context = {"notes": [note], "conversation_id": handoff.conversation_id}
@@ -70,7 +70,7 @@ def add_note(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse
 @require_POST
 def set_labels(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """The whole set of ticked labels; one handoff.updated when it differs from the stored one."""
-    handoff = _get_handoff_for_agent(request, handoff_id)
+    handoff = get_handoff_for_agent(request, handoff_id)
     try:
         labels.set_handoff_labels(
             handoff=handoff, names=request.POST.getlist("label"), agent=request.user
@@ -91,10 +91,10 @@ def _labels_refusal(
     *,
     status: int | None,
 ) -> HttpResponse:
-    response = _refusal(request, handoff, error, status=status)
+    response = refusal(request, handoff, error, status=status)
     if request.htmx:
         # Put the checkboxes back as stored: the agent's ticks did not count.
-        fresh = _get_handoff_for_agent(request, handoff.pk)
+        fresh = get_handoff_for_agent(request, handoff.pk)
         response.content += render_to_string(
             "handoffs/contact.html#labels", handoff_parts(fresh) | {"oob": True}, request
         ).encode()
@@ -108,7 +108,7 @@ def message_templates(request: AuthenticatedHttpRequest, handoff_id: int) -> Jso
 
     JSON of plain text: the page puts it in the composer's value and in text nodes only.
     """
-    handoff = _get_handoff_for_agent(request, handoff_id)
+    handoff = get_handoff_for_agent(request, handoff_id)
     end_user = handoff.conversation.end_user
     templates = [
         {
@@ -129,12 +129,12 @@ def message_templates(request: AuthenticatedHttpRequest, handoff_id: int) -> Jso
 @require_http_methods(["GET", "POST"])
 def delete_conversation(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """GET: the confirmation step (?cancel=1: back to the button). POST: delete the messages."""
-    handoff = _get_handoff_for_agent(request, handoff_id)
+    handoff = get_handoff_for_agent(request, handoff_id)
     if not settings.HITLNEXT_ENABLE_CONVERSATION_DELETION:
         raise Http404("Conversation deletion is turned off.")
     if request.method == "GET":
         if handoff.is_active:
-            return _refusal(request, handoff, ConversationStillActive(handoff.pk))
+            return refusal(request, handoff, ConversationStillActive(handoff.pk))
         confirm = "cancel" not in request.GET
         if request.htmx:
             context = handoff_parts(handoff) | {"confirm_deletion": confirm}
@@ -146,5 +146,5 @@ def delete_conversation(request: AuthenticatedHttpRequest, handoff_id: int) -> H
     try:
         erasure.delete_conversation_messages(conversation=handoff.conversation, agent=request.user)
     except REFUSALS as error:
-        return _refusal(request, handoff, error)
-    return _panel_response(request, handoff)
+        return refusal(request, handoff, error)
+    return panel_response(request, handoff)

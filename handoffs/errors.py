@@ -56,5 +56,9 @@ class ConversationStillActive(ConversationDeletionRefused):
         )
 
 
+class TransferRefused(HandoffError):
+    """A transfer to an agent who cannot take it (offline, unknown, already the assignee)."""
+
+
 # What an agent's action may be refused with: each view shows the message to the agent.
 REFUSALS = (HandoffError, AgentOffline)

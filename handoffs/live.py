@@ -15,12 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import format_html
 
+from agents.live import agent_group
 from conversations.models import Conversation, Message, Note
+from handoffs import queue_place
 from handoffs.contact import handoff_parts, user_details
 from handoffs.models import Handoff
 from handoffs.naming import display_user_name
+from handoffs.ratings import conversation_ratings
 from hitlnext_project.shared.push import best_effort, send_to_group
 
 INBOX_GROUP = "inbox"
@@ -39,7 +43,8 @@ def handoff_changed(handoff_id: int, **_: Any) -> None:
 def inbox_item_changed(handoff_id: int) -> None:
     """Only the handoff's inbox item changed (a user message: preview, time, unread): its
     status, assignee, labels and head did not, so neither the panel's head, the contact column
-    nor what the web chat visitor sees of the handoff (handoff_changed is for all of those)."""
+    nor what the web chat visitor sees of the handoff (handoff_changed is for all of those).
+    Nor its place in the queue: the item goes without it, and the page keeps the one shown."""
     _push_inbox_item(handoff_id)
 
 
@@ -57,10 +62,34 @@ def note_added(note_id: int) -> None:
     _push_note(note_id)
 
 
+def handoff_rated(handoff_id: int, **_: Any) -> None:
+    """The user rated a handoff: pages showing its conversation show the rating."""
+    _push_ratings(handoff_id)
+
+
 def contact_changed(conversation_id: int, *, name_changed: bool = True, **_: Any) -> None:
     """The user's variables changed: pages showing any of the user's conversations see the new
     details and, when the name changed, the active handoffs' inbox items and heads too."""
     _push_contact(conversation_id, name_changed=name_changed)
+
+
+@best_effort
+def handoff_transferred(handoff_id: int, *, to_agent_id: int, by_name: str) -> None:
+    """Tell the agent a handoff was transferred to, on all their pages, wherever they are."""
+    handoff = _load_for_item(handoff_id)
+    if handoff is None or handoff.agent_id != to_agent_id:
+        return  # moved on again before this ran
+    notice = format_html(
+        '<div id="flash" hx-swap-oob="innerHTML"><p class="flash-message flash-info">'
+        '{} transferred <a href="{}">#{} {}</a> to you.'
+        ' <button type="button" class="button-link flash-close" data-dismiss="#flash">'
+        "Dismiss</button></p></div>",
+        by_name,
+        reverse("handoff", args=[handoff.pk]),
+        handoff.pk,
+        display_user_name(handoff.conversation.end_user),
+    )
+    send_to_group(agent_group(to_agent_id), notice)
 
 
 def conversation_deleted(conversation_id: int) -> None:
@@ -71,7 +100,9 @@ def conversation_deleted(conversation_id: int) -> None:
     )
 
 
-def _load_for_item(handoff_id: int) -> Handoff | None:
+def _load_for_item(handoff_id: int, *, with_position: bool = False) -> Handoff | None:
+    """The handoff as its inbox item shows it; with_position: its queue position (a query
+    when pending) for a push that may have moved it in the queue."""
     handoff = (
         Handoff.objects.select_related("conversation__end_user", "agent")
         .prefetch_related("labels")
@@ -81,6 +112,8 @@ def _load_for_item(handoff_id: int) -> Handoff | None:
     if handoff is not None:
         # Per-agent read marks are not known here: the page keeps its own (js/inbox.js).
         handoff.read_at, handoff.unread = None, False
+        positions = queue_place.positions([handoff]) if with_position else {}
+        handoff.queue_position = positions.get(handoff.pk)
     return handoff
 
 
@@ -95,7 +128,7 @@ def _push_inbox_item(handoff_id: int) -> None:
 
 @best_effort
 def _push_handoff(handoff_id: int) -> None:
-    handoff = _load_for_item(handoff_id)
+    handoff = _load_for_item(handoff_id, with_position=True)
     if handoff is None:
         return
     context = {"handoff": handoff}
@@ -157,6 +190,24 @@ def _push_contact_handoff(handoff_id: int) -> None:
         "handoffs/contact.html#handoff_parts", handoff_parts(handoff) | {"oob": True}
     )
     send_to_group(conversation_group(handoff.conversation_id), html)
+
+
+@best_effort
+def _push_ratings(handoff_id: int) -> None:
+    conversation_id = (
+        Handoff.objects.filter(pk=handoff_id).values_list("conversation_id", flat=True).first()
+    )
+    if conversation_id is None:
+        return
+    html = render_to_string(
+        "handoffs/contact.html#ratings",
+        {
+            "conversation": {"pk": conversation_id},
+            "ratings": conversation_ratings(conversation_id),
+            "oob": True,
+        },
+    )
+    send_to_group(conversation_group(conversation_id), html)
 
 
 @best_effort

@@ -33,6 +33,8 @@ class Handoff(models.Model):
 
     ACTIVE = (Status.PENDING, Status.ASSIGNED)
     TERMINAL = (Status.RESOLVED, Status.REJECTED, Status.EXPIRED)
+    # The queue serves these in this order, then the oldest first (routing/queue.py).
+    PRIORITY_ORDER = (Priority.HIGH, Priority.NORMAL)
 
     bot = models.ForeignKey("conversations.Bot", on_delete=models.CASCADE, related_name="handoffs")
     conversation = models.ForeignKey(
@@ -76,6 +78,9 @@ class Handoff(models.Model):
     # templates (handoffs.inbox.inbox_page; handoffs.live for a pushed row).
     read_at: datetime | None
     unread: bool
+    # Not a column either: its position in the queue while pending (routing/queue.py), set
+    # on the rows the inbox shows.
+    queue_position: int | None
 
     class Meta:
         constraints = [
@@ -89,6 +94,8 @@ class Handoff(models.Model):
         indexes = [
             models.Index(fields=["status", "-created_at"], name="handoff_inbox_status"),
             models.Index(fields=["agent", "status", "-created_at"], name="handoff_inbox_agent"),
+            # Reports read the handoffs created in a date range (reports/figures.py).
+            models.Index(fields=["created_at"], name="handoff_created"),
             models.Index(
                 fields=["expires_at"], condition=Q(status="pending"), name="handoff_expiry_due"
             ),
@@ -105,6 +112,44 @@ class Handoff(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def queue_rank(self) -> int:
+        """Lower is served first: the priority's place in PRIORITY_ORDER."""
+        return self.PRIORITY_ORDER.index(Handoff.Priority(self.priority))
+
+
+class Rating(models.Model):
+    """The user's satisfaction with a resolved handoff (CSAT): at most one per handoff, given
+    by the web chat visitor or sent by the bot (handoffs.ratings.rate_handoff)."""
+
+    class Source(models.TextChoices):
+        WEBCHAT = "webchat", "Web chat"
+        BOT = "bot", "Bot"
+
+    SCORES = range(1, 6)
+    COMMENT_MAX_LENGTH = 1000
+
+    # One-to-one: the database itself refuses a second rating of a handoff.
+    handoff = models.OneToOneField(Handoff, on_delete=models.CASCADE, related_name="rating")
+    score = models.PositiveSmallIntegerField()
+    comment = models.CharField(max_length=COMMENT_MAX_LENGTH, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1, score__lte=5), name="rating_score_1_to_5"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.handoff_id}: {self.score}/5"
+
+    @property
+    def stars(self) -> str:
+        return "\u2605" * self.score + "\u2606" * (len(self.SCORES) - self.score)
 
 
 class HandoffRead(models.Model):

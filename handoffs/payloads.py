@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from agents.models import display_name
 from conversations.models import Message
-from handoffs.models import Handoff
+from handoffs.models import Handoff, Rating
+from handoffs.queue_place import place_of
 from webhooks.events import absolute_url, isoformat
 
 
@@ -37,6 +38,8 @@ def handoff_json(handoff: Handoff) -> dict:
         "assigned_at": isoformat(handoff.assigned_at),
         "resolved_at": isoformat(handoff.resolved_at),
         "expires_at": isoformat(handoff.expires_at),
+        # Its place in the queue while pending (routing computes it); null otherwise.
+        "queue": place.as_json() if (place := place_of(handoff)) is not None else None,
     }
 
 
@@ -51,4 +54,13 @@ def message_json(message: Message) -> dict:
         "agent": agent_json(message.author),
         "text": message.text,
         "created_at": isoformat(message.created_at),
+    }
+
+
+def rating_json(rating: Rating) -> dict:
+    return {
+        "score": rating.score,
+        "comment": rating.comment,
+        "source": rating.source,
+        "created_at": isoformat(rating.created_at),
     }

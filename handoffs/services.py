@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal
 
 from django.conf import settings
@@ -20,21 +21,26 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import AgentProfile, display_name
+from agents.roles import is_supervisor
 from agents.services import require_online
 from conversations.models import Bot, Conversation, Message
 from conversations.services import ensure_conversation, preview
+from handoffs import live
 from handoffs.errors import (
     AlreadyAssigned,
     IllegalTransition,
     NotYourHandoff,
+    TransferRefused,
 )
 from handoffs.models import Handoff
 from handoffs.payloads import agent_json
 from handoffs.steps import (
     add_outbound_message,
+    announce_handoff_changed,
     emit_handoff_event,
     load_handoff,
     lock_conversation,
+    record_handoff_event,
     resolve_labels,
     system_message_text,
 )
@@ -100,7 +106,9 @@ def start_handoff(
             handoff.labels.set(label_rows)
         handoff = load_handoff(handoff.pk)
         emit_handoff_event(handoff, "handoff.created")
-        text = system_message_text(kind="transfer", language=handoff.language, bot=bot)
+        text = system_message_text(
+            kind="transfer", language=handoff.language, bot=bot, handoff=handoff
+        )
         if text:
             add_outbound_message(handoff, direction=Message.Direction.SYSTEM, text=text)
     return handoff, True
@@ -132,9 +140,7 @@ def _import_history(conversation: Conversation, history: Iterable[dict]) -> None
         Message.objects.bulk_create(rows)
 
 
-def assign_handoff(
-    *, handoff: Handoff, agent: User, assigned_by: Literal["agent", "transfer"] = "agent"
-) -> Handoff:
+def assign_handoff(*, handoff: Handoff, agent: User) -> Handoff:
     """ "Assign to me": exactly one of several agents clicking at once wins. It may take the
     agent past their capacity: a person decided (auto-assignment never does)."""
     require_online(agent)
@@ -147,7 +153,7 @@ def assign_handoff(
             if handoff.status == Status.ASSIGNED and handoff.agent is not None:
                 raise AlreadyAssigned(handoff.pk, display_name(handoff.agent))
             raise IllegalTransition(handoff.pk, handoff.status, "assigned")
-        _report_assignment(handoff, agent, assigned_by)
+        _report_assignment(handoff, agent, "agent")
     return handoff
 
 
@@ -194,8 +200,12 @@ def _claim(handoff: Handoff, agent: User) -> bool:
     return bool(won)
 
 
-def _report_assignment(handoff: Handoff, agent: User, assigned_by: AssignedBy) -> None:
-    emit_handoff_event(handoff, "handoff.assigned", assigned_by=assigned_by)
+def _report_assignment(
+    handoff: Handoff, agent: User, assigned_by: AssignedBy, *, previous_agent_id: int | None = None
+) -> None:
+    """handoff.assigned, the announcement, and the assign message with the agent's name."""
+    record_handoff_event(handoff, "handoff.assigned", assigned_by=assigned_by)
+    announce_handoff_changed(handoff.pk, previous_agent_id=previous_agent_id)
     text = system_message_text(
         kind="assign",
         language=handoff.language,
@@ -246,6 +256,64 @@ def requeue_handoff(*, handoff: Handoff, reason: RequeueReason) -> Handoff:
         current = Handoff.objects.get(pk=handoff.pk)
         raise IllegalTransition(current.pk, current.status, "requeued")
     return requeued
+
+
+def transfer_handoff(*, handoff: Handoff, by: User, to: User | None) -> Handoff:
+    """The assignee, or a supervisor, hands an assigned handoff to another online agent, or
+    back to the queue with to=None (handoff.requeued, reason "transfer").
+
+    To an agent: handoff.transferred (data.from_agent), then handoff.assigned (assigned_by
+    "transfer") so that a bot following assignments alone still knows who answers, and the
+    assign message with the new agent's name for the user. It may take the new agent past
+    their capacity: a person decided. Their time to answer starts now.
+    """
+    require_online(by)
+    with transaction.atomic():
+        lock_conversation(handoff.conversation_id)
+        # Under the conversation lock nothing else changes this handoff until we commit.
+        current = Handoff.objects.select_related("agent__agent_profile").get(pk=handoff.pk)
+        if current.status != Status.ASSIGNED:
+            raise IllegalTransition(current.pk, current.status, "transferred")
+        if current.agent_id != by.pk and not is_supervisor(by):
+            raise NotYourHandoff(current.pk)
+        if to is None:
+            requeued = _requeue(current.pk, current.conversation_id, reason="transfer")
+            assert requeued is not None  # assigned, and locked since we read it
+            return requeued
+        if to.pk == current.agent_id:
+            raise TransferRefused(
+                f"Handoff #{current.pk} is already with {display_name(current.agent)}."
+            )
+        # The new agent's profile lock, as every assignment takes it (after the conversation's):
+        # auto-assignment counting their open handoffs waits for this transfer.
+        profile = _lock_agent(to)
+        if profile is None or not profile.online or not to.is_active:
+            raise TransferRefused(
+                f"{display_name(to)} is offline: transfer to an online agent, or back to the queue."
+            )
+        now = timezone.now()
+        Handoff.objects.filter(pk=current.pk, status=Status.ASSIGNED, agent=current.agent).update(
+            agent=to, assigned_at=now, last_activity_at=now, awaiting_reply_since=now
+        )
+        AgentProfile.objects.filter(user=to).update(last_assigned_at=now)
+        transferred = load_handoff(current.pk)
+        record_handoff_event(
+            transferred,
+            "handoff.transferred",
+            from_agent=agent_json(current.agent),
+            by_agent=agent_json(by),
+        )
+        _report_assignment(transferred, to, "transfer", previous_agent_id=current.agent_id)
+        if to.pk != by.pk:
+            transaction.on_commit(
+                partial(
+                    live.handoff_transferred,
+                    transferred.pk,
+                    to_agent_id=to.pk,
+                    by_name=display_name(by),
+                )
+            )
+    return transferred
 
 
 def _requeue(

@@ -1,11 +1,13 @@
 """What the handoffs app announces, after commit; higher apps (the web chat, routing,
 reports) listen, as does this app's own live module for the agents' pages.
 
-- handoff_changed(handoff_id): created, assigned, resolved, rejected, expired, requeued,
-  relabelled.
+- handoff_changed(handoff_id, previous_agent_id): created, assigned, transferred, resolved,
+  rejected, expired, requeued, relabelled; previous_agent_id is the agent a transfer took it
+  from (else None).
 - message_added(message_id, message, webchat): a message joined a conversation. `message` is
   the row just committed (conversation and user loaded) when the sender has it, else None;
   `webchat` says whether it belongs to the web chat bot, or None when not known.
+- handoff_rated(handoff_id, rating_id): the user rated a resolved handoff (handoffs.ratings).
 """
 
 from __future__ import annotations
@@ -14,3 +16,4 @@ from django.dispatch import Signal
 
 handoff_changed = Signal()
 message_added = Signal()
+handoff_rated = Signal()

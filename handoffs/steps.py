@@ -18,6 +18,8 @@ from handoffs.errors import (
 )
 from handoffs.models import Handoff, Label, SystemMessage
 from handoffs.payloads import handoff_json, message_json
+from handoffs.queue_place import place_of, wait_words
+from handoffs.templating import SYSTEM_PLACEHOLDER, fill_system_message
 from hitlnext_project.shared.push import announce
 from webhooks.events import record_event
 
@@ -43,9 +45,16 @@ def lock_conversation(conversation_id: int) -> None:
     ).get()
 
 
-def announce_handoff_changed(handoff_id: int) -> None:
+def announce_handoff_changed(handoff_id: int, *, previous_agent_id: int | None = None) -> None:
+    """previous_agent_id: the agent a transfer took it from, whose load dropped."""
     transaction.on_commit(
-        partial(announce, signals.handoff_changed, sender=Handoff, handoff_id=handoff_id)
+        partial(
+            announce,
+            signals.handoff_changed,
+            sender=Handoff,
+            handoff_id=handoff_id,
+            previous_agent_id=previous_agent_id,
+        )
     )
 
 
@@ -67,13 +76,19 @@ def announce_message_added(
 
 
 def emit_handoff_event(handoff: Handoff, type: str, **extra: object) -> None:
+    """The event in this transaction, and the announcement after commit."""
+    record_handoff_event(handoff, type, **extra)
+    announce_handoff_changed(handoff.pk)
+
+
+def record_handoff_event(handoff: Handoff, type: str, **extra: object) -> None:
+    """The event alone, for a change that records several and announces once (a transfer)."""
     record_event(
         bot=handoff.bot,
         type=type,
         data={"handoff": handoff_json(handoff), **extra},
         conversation=handoff.conversation,
     )
-    announce_handoff_changed(handoff.pk)
 
 
 def add_outbound_message(
@@ -100,8 +115,15 @@ def add_outbound_message(
     return message
 
 
-def system_message_text(*, kind: str, language: str, bot: Bot, agent_name: str = "") -> str:
-    """The admin-managed text in the user's language, else the bot's default, else English."""
+def system_message_text(
+    *, kind: str, language: str, bot: Bot, agent_name: str = "", handoff: Handoff | None = None
+) -> str:
+    """The admin-managed text in the user's language, else the bot's default, else English,
+    with its placeholders filled (handoffs.templating.fill_system_message).
+
+    {{queuePosition}} and {{estimatedWait}} ("about 3 minutes", in the user's language) are
+    the place of `handoff` in the queue while it is pending; empty otherwise.
+    """
     texts = dict(
         SystemMessage.objects.filter(
             kind=kind, language__in={language, bot.default_language, "en"}
@@ -109,7 +131,15 @@ def system_message_text(*, kind: str, language: str, bot: Bot, agent_name: str =
     )
     for candidate in (language, bot.default_language, "en"):
         if candidate in texts:
-            return texts[candidate].replace("{{agentName}}", agent_name)
+            text = texts[candidate]
+            values = {"agentName": agent_name}
+            wanted = set(SYSTEM_PLACEHOLDER.findall(text))
+            if handoff is not None and {"queuePosition", "estimatedWait"} & wanted:
+                place = place_of(handoff)
+                if place is not None:
+                    values["queuePosition"] = str(place.position)
+                    values["estimatedWait"] = wait_words(place.estimated_wait_seconds, language)
+            return fill_system_message(text, values)
     return ""
 
 

@@ -56,3 +56,60 @@ def _agent_value(agent, path: str) -> str:
     if path == "name":
         return display_name(agent)
     return ""
+
+
+# --- System messages ---------------------------------------------------------------------
+
+# The placeholders of system messages (SystemMessage.text), spaces allowed inside the braces.
+SYSTEM_PLACEHOLDER = re.compile(r"\{\{\s*(agentName|queuePosition|estimatedWait)\s*\}\}")
+# A sentence ends with . ! ? or … followed by white space, or with a line break.
+_SENTENCE_BREAK = re.compile(r"((?<=[.!?…])[ \t]+|[ \t]*\n+[ \t]*)")
+_SENTENCE_END = re.compile(r"[.!?…]*$")
+_PARENTHESES = re.compile(r"[ \t]*\([^()]*\)")
+_CLAUSE_BREAK = re.compile(r"([,;])")
+
+
+def fill_system_message(text: str, values: dict[str, str]) -> str:
+    """Fill {{agentName}}, {{queuePosition}} and {{estimatedWait}}; a name missing from
+    `values` renders empty.
+
+    An empty value would leave a sentence with a hole ("Estimated wait: ."), so where a
+    placeholder renders empty, the text around it goes with it: the parentheses holding it if
+    any, else its clause (the part of the sentence between commas or semicolons), else its
+    whole sentence. "You are number 3 in line, estimated wait {{estimatedWait}}." becomes
+    "You are number 3 in line." when the wait is not known. Runs of spaces are then made one.
+    """
+    empty = {name for name in SYSTEM_PLACEHOLDER.findall(text) if not values.get(name)}
+    if empty:
+        parts = _SENTENCE_BREAK.split(text)
+        kept: list[str] = []
+        for index in range(0, len(parts), 2):
+            sentence = _drop_holes(parts[index], empty)
+            if sentence:
+                if kept:
+                    kept.append(parts[index - 1])
+                kept.append(sentence)
+        text = "".join(kept)
+    filled = SYSTEM_PLACEHOLDER.sub(lambda match: values.get(match.group(1), ""), text)
+    return re.sub(r"[ \t]{2,}", " ", filled).strip()
+
+
+def _drop_holes(sentence: str, empty: set[str]) -> str:
+    def has_hole(part: str) -> bool:
+        return any(name in empty for name in SYSTEM_PLACEHOLDER.findall(part))
+
+    if not has_hole(sentence):
+        return sentence
+    end = _SENTENCE_END.search(sentence)
+    assert end is not None  # the pattern matches the empty string at the end
+    body, mark = sentence[: end.start()], end.group()
+    body = _PARENTHESES.sub(lambda match: "" if has_hole(match.group()) else match.group(), body)
+    clauses = _CLAUSE_BREAK.split(body)
+    kept = ""
+    for index in range(0, len(clauses), 2):
+        if not has_hole(clauses[index]) and clauses[index].strip():
+            kept += (clauses[index - 1] if kept else "") + clauses[index]
+    kept = kept.strip()
+    if kept and has_hole(clauses[0]):
+        kept = kept[:1].upper() + kept[1:]  # it starts the sentence now
+    return kept + mark if kept else ""

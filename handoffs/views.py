@@ -29,7 +29,7 @@ from hitlnext_project.shared.ids import parse_id
 PANEL = "handoffs/conversation.html#panel"
 
 
-def _get_handoff_for_agent(request: AuthenticatedHttpRequest, handoff_id: int) -> Handoff:
+def get_handoff_for_agent(request: AuthenticatedHttpRequest, handoff_id: int) -> Handoff:
     """The one place a view fetches a handoff: unknown ids are 404 for everyone."""
     return get_object_or_404(
         Handoff.objects.select_related("conversation__end_user", "agent", "bot"), pk=handoff_id
@@ -97,7 +97,7 @@ def inbox_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 def handoff_detail(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """The conversation panel: swapped into the inbox by htmx, or the whole page."""
-    handoff = _get_handoff_for_agent(request, handoff_id)
+    handoff = get_handoff_for_agent(request, handoff_id)
     context = _panel_context(request, handoff)
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, PANEL, context)
@@ -109,7 +109,7 @@ def handoff_detail(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpRe
 @require_GET
 def handoff_messages(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """Older messages, loaded when the agent scrolls up: ?before=<oldest shown message id>."""
-    handoff = _get_handoff_for_agent(request, handoff_id)
+    handoff = get_handoff_for_agent(request, handoff_id)
     before = parse_id(request.GET.get("before", ""))
     if before is None:
         return HttpResponse("Which messages? Give ?before=<message id>.", status=400)
@@ -131,51 +131,51 @@ def handoff_messages(request: AuthenticatedHttpRequest, handoff_id: int) -> Http
 @login_required
 @require_POST
 def assign(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
-    handoff = _get_handoff_for_agent(request, handoff_id)
+    handoff = get_handoff_for_agent(request, handoff_id)
     try:
         handoff = services.assign_handoff(handoff=handoff, agent=request.user)
     except REFUSALS as error:
-        return _refusal(request, handoff, error)
-    return _panel_response(request, handoff)
+        return refusal(request, handoff, error)
+    return panel_response(request, handoff)
 
 
 @login_required
 @require_POST
 def resolve(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
-    handoff = _get_handoff_for_agent(request, handoff_id)
+    handoff = get_handoff_for_agent(request, handoff_id)
     try:
         handoff = services.resolve_handoff(handoff=handoff, agent=request.user)
     except REFUSALS as error:
-        return _refusal(request, handoff, error)
-    return _panel_response(request, handoff)
+        return refusal(request, handoff, error)
+    return panel_response(request, handoff)
 
 
 @login_required
 @require_POST
 def send(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     """The composer. The htmx answer is the new message, out of band (the composer stays)."""
-    handoff = _get_handoff_for_agent(request, handoff_id)
+    handoff = get_handoff_for_agent(request, handoff_id)
     try:
         message = messaging.send_agent_message(
             handoff=handoff, agent=request.user, text=request.POST.get("text", "")
         )
     except ValueError as error:
-        return _refusal(request, handoff, str(error), status=422)
+        return refusal(request, handoff, str(error), status=422)
     except REFUSALS as error:
-        return _refusal(request, handoff, error)
+        return refusal(request, handoff, error)
     if not request.htmx:
         return redirect("handoff", handoff.pk)
     return HttpResponse(render_messages_push([message], conversation=handoff.conversation))
 
 
-def _panel_response(request: AuthenticatedHttpRequest, handoff: Handoff) -> HttpResponse:
+def panel_response(request: AuthenticatedHttpRequest, handoff: Handoff) -> HttpResponse:
     if not request.htmx:
         return redirect("handoff", handoff.pk)
-    handoff = _get_handoff_for_agent(request, handoff.pk)
+    handoff = get_handoff_for_agent(request, handoff.pk)
     return render(request, PANEL, _panel_context(request, handoff))
 
 
-def _refusal(
+def refusal(
     request: AuthenticatedHttpRequest,
     handoff: Handoff,
     error: HandoffError | AgentOffline | str,
@@ -186,7 +186,7 @@ def _refusal(
     if status is None:
         status = 403 if isinstance(error, AgentOffline | NotYourHandoff) else 409
     # Re-read: the refusal usually means the handoff changed under the agent's feet.
-    handoff = _get_handoff_for_agent(request, handoff.pk)
+    handoff = get_handoff_for_agent(request, handoff.pk)
     if request.htmx:
         context = {"message": str(error), "handoff": handoff}
         response = render(request, "handoffs/flash.html", context, status=status)

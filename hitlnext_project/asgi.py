@@ -11,13 +11,17 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from hitlnext_project.routing import websocket_urlpatterns  # noqa: E402
 from hitlnext_project.shared.proxies import TrustedProxyASGIMiddleware  # noqa: E402
+from hitlnext_project.shared.sockets import OpenSocketsMiddleware  # noqa: E402
 from hitlnext_project.shared.websocket_origin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": TrustedProxyASGIMiddleware(
-            SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        # Outermost: counts the sockets that were accepted, for /metrics.
+        "websocket": OpenSocketsMiddleware(
+            TrustedProxyASGIMiddleware(
+                SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            )
         ),
     }
 )

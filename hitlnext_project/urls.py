@@ -8,6 +8,7 @@ from django.urls import include, path
 from django.views.static import serve
 
 from agents.throttle import ThrottledAdminAuthenticationForm, throttle_login
+from hitlnext_project import metrics
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
@@ -28,6 +29,7 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics.serve_metrics, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
     # The admin's login is budgeted like the agents' (agents/throttle.py): matched before the
     # admin's own URL, same name.
@@ -37,6 +39,8 @@ urlpatterns = [
     path("chat/", include("webchat.urls")),
     path("", include("agents.urls")),
     path("", include("handoffs.urls")),
+    path("", include("routing.urls")),
+    path("", include("reports.urls")),
     # Uploaded avatars. Served by Django itself (small, few); a balancer may take over.
     path(
         f"{settings.MEDIA_URL.strip('/')}/<path:path>",

@@ -1,2 +1,3 @@
-"""Reports: metrics, charts, the live wallboard and exports (nothing yet: the reporting
-capability lands here, reading the other apps' tables, which no app below may import)."""
+"""Reports: the supervisors' figures over a date range (/reports/: outcomes, response times,
+agents, labels, arrivals; charts and CSV exports), read from the other apps' tables, which no
+app below may import."""

@@ -13,9 +13,9 @@ class RoutingConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, once the app registry is ready (they use models).
         from agents import signals as agent_signals
-        from handoffs import consumers
+        from handoffs import consumers, queue_place
         from handoffs import signals as handoff_signals
-        from routing import live, services
+        from routing import live, position, queue_live, services
         from webhooks import worker
 
         # A handoff created, requeued or freed (resolved, rejected, expired); an agent online
@@ -33,3 +33,14 @@ class RoutingConfig(AppConfig):
         # The sweep, every pass: whatever no announcement covers (a process that died between
         # its commit and its hooks, a capacity setting changed by a restart).
         worker.register_timer(services.assign_next)
+        # Queue positions and wait estimates: shown by the handoffs app (the handoff JSON,
+        # system messages, the inbox), kept right live by the worker's pushes when the queue
+        # moves (a handoff joins or leaves it, agents come online).
+        queue_place.register_queue_source(position.DatabaseQueue())
+        handoff_signals.handoff_changed.connect(
+            queue_live.queue_moved, dispatch_uid="routing.queue_live"
+        )
+        agent_signals.availability_changed.connect(
+            queue_live.queue_moved, dispatch_uid="routing.queue_live"
+        )
+        worker.register_timer(queue_live.push_queue_positions)

@@ -29,13 +29,16 @@ def render_load_of(user: User) -> str:
 
 
 @best_effort
-def handoff_changed(handoff_id: int, **_: Any) -> None:
-    """Its assignee's load, and that of the agent it was requeued from (a requeue lowers their
-    load, and a later assignment may already have happened when this runs): one query."""
+def handoff_changed(handoff_id: int, previous_agent_id: int | None = None, **_: Any) -> None:
+    """Its assignee's load, and that of the agent it was requeued or transferred from (either
+    lowers their load, and a later assignment may already have happened when this runs): one
+    query."""
     handoff = Handoff.objects.filter(pk=handoff_id)
     _push(
         loads_of(
-            Q(pk__in=handoff.values("agent_id")) | Q(pk__in=handoff.values("requeued_from_id"))
+            Q(pk__in=handoff.values("agent_id"))
+            | Q(pk__in=handoff.values("requeued_from_id"))
+            | Q(pk=previous_agent_id)
         )
     )
 

@@ -23,6 +23,19 @@ def _shipped_data(request):
     from handoffs.models import SystemMessage
 
     ensure_default_system_messages(SystemMessage)
+    from django.contrib.auth.models import Group
+
+    from agents.roles import SUPERVISORS
+
+    Group.objects.get_or_create(name=SUPERVISORS)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_queue_stats():
+    """Wait estimates read the history afresh in each test (a process keeps it 30 s)."""
+    from routing.position import forget_stats
+
+    forget_stats()
 
 
 @pytest.fixture
@@ -60,3 +73,17 @@ def _fresh_channel_layer():
     from channels.layers import channel_layers
 
     channel_layers.backends.pop("default", None)
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server on 127.0.0.1 taking webhooks (tests/webhooks.py)."""
+    from tests.webhooks import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def hook_bot(receiver):
+    return BotFactory(name="Hooked bot", webhook_url=receiver.url)

@@ -29,6 +29,8 @@ PUBLIC = {
     "chat/demo/": "the web chat embedding demo",
     "media/<path:path>": "uploaded agent avatars, shown to the user's side too",
 }
+# For the operator's scraper: HITLNEXT_METRICS_TOKEN, or loopback clients only when unset.
+OPERATOR = {"metrics": "Prometheus metrics"}
 # The bot API: a bot key is the credential (401 without); its docs are public.
 API_PUBLIC = {"api/v1/openapi.json", "api/v1/docs", "api/v1/", "api/v1/^"}
 SAMPLE_PATH = "avatars/x.png"
@@ -49,7 +51,10 @@ API_ROUTES = [r for r in ALL_ROUTES if r.startswith("api/") and r not in API_PUB
 AGENT_ROUTES = [
     r
     for r in ALL_ROUTES
-    if r not in PUBLIC and not r.startswith(("admin/", "api/")) and r not in API_PUBLIC
+    if r not in PUBLIC
+    and r not in OPERATOR
+    and not r.startswith(("admin/", "api/"))
+    and r not in API_PUBLIC
 ]
 
 
@@ -67,9 +72,12 @@ def concrete(route: str, *, handoff_id: int = 1, object_id: str = "1") -> str:
 
 def test_the_audit_sees_every_kind_of_route():
     assert {"", "handoffs/<int:handoff_id>/send/", "profile/", "presence/"} <= set(AGENT_ROUTES)
-    assert {"api/v1/handoffs", "api/v1/messages"} <= set(API_ROUTES)
+    assert {"api/v1/handoffs", "api/v1/messages", "api/v1/labels", "api/v1/deliveries"} <= set(
+        API_ROUTES
+    )
     assert "admin/" in ADMIN_ROUTES
     assert set(PUBLIC) <= set(ALL_ROUTES), "a public route was removed: update PUBLIC"
+    assert set(OPERATOR) <= set(ALL_ROUTES), "an operator route was removed: update OPERATOR"
 
 
 @pytest.fixture
@@ -87,6 +95,23 @@ def test_every_agent_route_sends_an_anonymous_client_to_the_login(route, method,
 
     assert response.status_code == 302, (route, method, response.status_code)
     assert response["Location"].startswith("/login/?next="), response["Location"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", sorted(OPERATOR))
+def test_operator_routes_refuse_remote_clients_and_want_the_token_when_set(route, settings):
+    remote = Client(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert remote.get("/" + route).status_code == 403
+    assert Client().get("/" + route).status_code == 200  # the test client is 127.0.0.1
+
+    settings.HITLNEXT_METRICS_TOKEN = "a-token-of-sixteen-or-more"
+    assert Client().get("/" + route).status_code == 401
+    wrong = Client(HTTP_AUTHORIZATION="Bearer a-token-of-sixteen-or-morf")
+    assert wrong.get("/" + route).status_code == 401
+    right = Client(
+        REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer a-token-of-sixteen-or-more"
+    )
+    assert right.get("/" + route).status_code == 200
 
 
 # --- the bot API ----------------------------------------------------------------------------
@@ -113,17 +138,33 @@ def test_every_api_route_refuses_a_request_without_a_bot_key(route, handoff):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("suffix", ["", "/reject"])
-def test_another_bots_handoff_is_404_in_the_api(suffix, bot, other_bot):
-    theirs = HandoffFactory(conversation__bot=other_bot)
+@pytest.mark.parametrize("route", API_ROUTES)
+def test_every_api_route_caps_the_body_size(route, bot, handoff, settings):
+    path = concrete(route, handoff_id=handoff.pk)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {bot.api_key}")
+    oversized = b"{" + b" " * settings.HITLNEXT_API_MAX_BODY + b"}"
+
+    for method in ("GET", "POST"):
+        response = client.generic(method, path, oversized, "application/json")
+        assert response.status_code == 413, (route, method, response.status_code)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("suffix", "body"), [("", None), ("/reject", None), ("/rating", {"score": 5})]
+)
+def test_another_bots_handoff_is_404_in_the_api(suffix, body, bot, other_bot):
+    theirs = HandoffFactory(conversation__bot=other_bot, status=Handoff.Status.RESOLVED)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {bot.api_key}")
     method = client.post if suffix else client.get
 
-    response = method(f"/api/v1/handoffs/{theirs.pk}{suffix}", content_type="application/json")
+    response = method(
+        f"/api/v1/handoffs/{theirs.pk}{suffix}", body or {}, content_type="application/json"
+    )
 
     assert response.status_code == 404
     theirs.refresh_from_db()
-    assert theirs.status == Handoff.Status.PENDING
+    assert theirs.status == Handoff.Status.RESOLVED and not hasattr(theirs, "rating")
 
 
 # --- the admin --------------------------------------------------------------------------------
@@ -151,6 +192,42 @@ def test_a_staff_admin_reaches_the_admin(db):
     client.force_login(admin)
 
     assert client.get("/admin/").status_code == 200
+
+
+# --- reports: supervisors, admins and those granted "reports.view_reports" -------------------
+
+REPORT_ROUTES = [r for r in AGENT_ROUTES if r.startswith("reports/")]
+
+
+def test_the_audit_sees_the_reports_routes():
+    assert "reports/" in REPORT_ROUTES
+    assert "reports/live/" in REPORT_ROUTES  # the wallboard
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", REPORT_ROUTES)
+def test_every_reports_route_refuses_an_agent_who_is_not_a_supervisor(route, agent):
+    client = Client()
+    client.force_login(agent)
+
+    for params in ({}, {"format": "csv", "table": "agents"}):
+        response = client.get(concrete(route), params)
+        assert response.status_code == 403, (route, params, response.status_code)
+        assert not response["Content-Type"].startswith("text/csv")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", REPORT_ROUTES)
+def test_every_reports_route_admits_a_supervisor(route, agent):
+    from django.contrib.auth.models import Group
+
+    from agents.roles import SUPERVISORS
+
+    agent.groups.add(Group.objects.get(name=SUPERVISORS))
+    client = Client()
+    client.force_login(agent)
+
+    assert client.get(concrete(route)).status_code == 200, route
 
 
 # --- agent writes: online, the assignee, everyone else read-only -------------------------------

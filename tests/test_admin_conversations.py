@@ -141,7 +141,10 @@ def test_an_admin_re_enables_a_disabled_endpoint(admin_client, hook_bot):
     assert hook_bot.api_key_hash and hook_bot.webhook_secret  # untouched by the form
 
 
-def test_retry_now_requeues_the_selected_deliveries(admin_client, hook_bot):
+def test_retry_now_queues_the_selected_deliveries_of_a_disabled_endpoint(admin_client, hook_bot):
+    """Nothing can be sent to a disabled endpoint: the retried delivery waits for it (the
+    attempt itself is tested in test_delivery_retry.py)."""
+    Bot.objects.filter(pk=hook_bot.pk).update(webhook_enabled=False)
     failed, untouched = emit(hook_bot), emit(hook_bot)
     later = timezone.now() + timedelta(hours=3)
     Delivery.objects.update(status=Delivery.Status.FAILED, next_attempt_at=later)
@@ -149,7 +152,9 @@ def test_retry_now_requeues_the_selected_deliveries(admin_client, hook_bot):
     response = run_action(admin_client, "delivery", "retry_now", [failed.delivery.pk])
 
     assert response.status_code == 200
-    assert "1 delivery queued" in response.content.decode()
+    page = response.content.decode()
+    assert "1 delivery queued to be sent now by the worker" in page
+    assert "is disabled: its deliveries wait" in page
     retried = Delivery.objects.get(event=failed)
     assert retried.status == Delivery.Status.PENDING
     assert retried.next_attempt_at <= timezone.now()

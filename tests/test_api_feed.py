@@ -184,9 +184,12 @@ def test_openapi_document_lists_every_path(client):
         "/api/v1/handoffs",
         "/api/v1/handoffs/{handoff_id}",
         "/api/v1/handoffs/{handoff_id}/reject",
+        "/api/v1/handoffs/{handoff_id}/rating",
         "/api/v1/messages",
         "/api/v1/agents",
         "/api/v1/events",
+        "/api/v1/labels",
+        "/api/v1/deliveries",
     }
     assert document["components"]["securitySchemes"]["BotKey"]["scheme"] == "bearer"
     create = document["paths"]["/api/v1/handoffs"]["post"]

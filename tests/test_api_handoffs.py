@@ -71,6 +71,8 @@ def test_start_handoff_creates_it_with_everything_the_bot_sent(api, bot):
         "assigned_at": None,
         "resolved_at": None,
         "expires_at": "2026-03-01T12:05:00Z",
+        # First in the queue; nobody online and no history: the wait is not known.
+        "queue": {"position": 1, "estimated_wait_seconds": None, "agents_online": 0},
     }
     assert handoff.bot == bot
     assert handoff.conversation.end_user.variables == {"fullName": "Ada L.", "plan": "gold"}
@@ -279,9 +281,12 @@ ENDPOINTS = [
     ("POST", "/handoffs"),
     ("GET", "/handoffs/{id}"),
     ("POST", "/handoffs/{id}/reject"),
+    ("POST", "/handoffs/{id}/rating"),
     ("POST", "/messages"),
     ("GET", "/agents"),
     ("GET", "/events"),
+    ("GET", "/labels"),
+    ("GET", "/deliveries"),
 ]
 
 
@@ -327,9 +332,12 @@ def test_another_bots_key_is_a_different_identity(client, other_bot, own_handoff
         ("DELETE", "/handoffs/{id}", "GET"),
         ("POST", "/handoffs/{id}", "GET"),
         ("GET", "/handoffs/{id}/reject", "POST"),
+        ("GET", "/handoffs/{id}/rating", "POST"),
         ("GET", "/messages", "POST"),
         ("POST", "/agents", "GET"),
         ("PATCH", "/events", "GET"),
+        ("POST", "/labels", "GET"),
+        ("DELETE", "/deliveries", "GET"),
     ],
 )
 def test_wrong_method_is_405_in_the_error_shape(api, own_handoff, method, path, allowed):

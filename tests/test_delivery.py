@@ -9,13 +9,12 @@ from email.utils import format_datetime
 
 import pytest
 import time_machine
-from django.db import transaction
 from django.utils import timezone
 
 from conversations.models import Bot
 from handoffs.services import start_handoff
 from tests.factories import BotFactory, ConversationFactory
-from tests.webhooks import Reply, WebhookReceiver, verify
+from tests.webhooks import Reply, emit, verify
 from webhooks.delivery import (
     Outcome,
     backoff,
@@ -25,29 +24,12 @@ from webhooks.delivery import (
     record_outcome,
     retry_deliveries,
 )
-from webhooks.events import record_event
 from webhooks.models import Delivery, Event
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2031, 3, 1, 12, 0, 0, tzinfo=UTC)  # later than any real clock here
 Status = Delivery.Status
-
-
-@pytest.fixture
-def receiver():
-    with WebhookReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def hook_bot(receiver):
-    return BotFactory(name="Hooked bot", webhook_url=receiver.url)
-
-
-def emit(bot, conversation=None, **data) -> Event:
-    with transaction.atomic():
-        return record_event(bot=bot, type="message.created", data=data, conversation=conversation)
 
 
 def drain() -> int:
@@ -226,8 +208,9 @@ def test_gives_up_after_the_retry_window_and_can_be_requeued(receiver, hook_bot,
 
         # Failed deliveries stay visible and can be sent again ("Retry now").
         receiver.respond = None
-        assert retry_deliveries(deliveries=Delivery.objects.filter(pk=delivery.pk)) == 1
-        assert deliver_due() == 1
+        retried = retry_deliveries(deliveries=Delivery.objects.filter(pk=delivery.pk))
+        assert (retried.sent, retried.delivered) == (1, 1)  # attempted there and then
+        assert deliver_due() == 0
 
     delivery = delivery_of(event)
     assert delivery.status == Status.DELIVERED
@@ -363,18 +346,19 @@ def test_error_text_echoing_credentials_is_masked():
     assert bot.webhook_secret not in masked
 
 
-def test_retry_now_requeues_delivered_and_failed_deliveries(hook_bot):
+def test_retry_now_sends_delivered_and_failed_deliveries_again(receiver, hook_bot):
     done, failed = emit(hook_bot), emit(hook_bot)
     Delivery.objects.filter(event=done).update(status=Status.DELIVERED, delivered_at=T0)
     Delivery.objects.filter(event=failed).update(
         status=Status.FAILED, next_attempt_at=T0 + timedelta(days=9)
     )
 
-    count = retry_deliveries(deliveries=Delivery.objects.filter(event__in=[done, failed]))
+    retried = retry_deliveries(deliveries=Delivery.objects.filter(event__in=[done, failed]))
 
-    assert count == 2
+    assert (retried.sent, retried.delivered, retried.queued, retried.in_flight) == (2, 2, 0, 0)
+    assert sorted(receiver.ids()) == sorted([done.public_id, failed.public_id])
     for event in (done, failed):
         delivery = delivery_of(event)
-        assert delivery.status == Status.PENDING
-        assert delivery.next_attempt_at <= timezone.now()
-        assert delivery.delivered_at is None
+        assert (delivery.status, delivery.attempts) == (Status.DELIVERED, 1)
+        assert delivery.delivered_at != T0  # this attempt's
+        assert delivery.leased_until is None

@@ -6,12 +6,11 @@ import threading
 from collections import Counter, defaultdict
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from tests.factories import BotFactory, ConversationFactory
-from tests.webhooks import Reply, WebhookReceiver
+from tests.webhooks import Reply, all_delivered, emit
 from tests.workers import start_worker, stop, wait_for
-from webhooks.events import record_event
 from webhooks.models import Delivery, Event
 
 pytestmark = [
@@ -22,21 +21,6 @@ pytestmark = [
     ),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-@pytest.fixture
-def receiver():
-    with WebhookReceiver() as receiver:
-        yield receiver
-
-
-def emit(bot, conversation, **data) -> Event:
-    with transaction.atomic():
-        return record_event(bot=bot, type="message.created", data=data, conversation=conversation)
-
-
-def all_delivered() -> bool:
-    return not Delivery.objects.exclude(status=Delivery.Status.DELIVERED).exists()
 
 
 def test_two_workers_deliver_every_event_exactly_once_and_in_order(receiver):

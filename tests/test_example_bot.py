@@ -6,12 +6,10 @@ this test drives one pass at a time (webhooks.worker.run_once).
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +23,6 @@ from handoffs.models import Handoff
 from tests.factories import BotFactory, UserFactory
 from webhooks.delivery import retry_deliveries
 from webhooks.models import Delivery
-from webhooks.signing import signature
 from webhooks.worker import run_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -137,7 +134,7 @@ def test_example_bot_relays_hands_off_stays_quiet_and_takes_back_the_conversatio
     ]
 
     # Delivery is at least once: a redelivered webhook-id is acknowledged, not shown again.
-    assert retry_deliveries(deliveries=Delivery.objects.all()) > 0
+    assert retry_deliveries(deliveries=Delivery.objects.all()).sent > 0
     deliver_everything()
     assert example_bot.inbox()["messages"] == inbox["messages"]
 
@@ -171,31 +168,3 @@ def test_example_bot_refuses_unsigned_or_forged_webhooks(example_bot: RunningBot
     assert unsigned.status_code == 401
     assert forged.status_code == 401
     assert example_bot.inbox()["messages"] == []
-
-
-def load_example():
-    spec = importlib.util.spec_from_file_location("example_bot", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_example_verifier_accepts_our_signatures_only_when_fresh_and_with_its_secret(hook_bot):
-    verify = load_example().verify_webhook
-    body = b'{"id":"evt_1"}'
-    now = int(time.time())
-
-    def headers(timestamp: int, secret: str = hook_bot.webhook_secret) -> dict[str, str]:
-        sig = signature(secret=secret, msg_id="evt_1", timestamp=timestamp, body=body)
-        return {
-            "webhook-id": "evt_1",
-            "webhook-timestamp": str(timestamp),
-            # Several signatures may be sent during a secret rotation: any v1 match counts.
-            "webhook-signature": f"v1,bm90LXRoaXMtb25l {sig}",
-        }
-
-    other_secret = BotFactory(name="Other").webhook_secret
-    assert verify(secret=hook_bot.webhook_secret, headers=headers(now), body=body)
-    assert not verify(secret=hook_bot.webhook_secret, headers=headers(now), body=body + b" ")
-    assert not verify(secret=hook_bot.webhook_secret, headers=headers(now - 600), body=body)
-    assert not verify(secret=hook_bot.webhook_secret, headers=headers(now, other_secret), body=body)

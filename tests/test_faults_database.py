@@ -4,21 +4,27 @@ and delivers everything afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from django.db import OperationalError, connection, transaction
+from django.http import HttpResponse
 
 from conversations.models import Conversation, EndUser
 from handoffs.models import Handoff
 from tests.api_support import BotApi, assert_error, handoff_body
 from tests.factories import BotFactory, ConversationFactory
 from tests.webhooks import WebhookReceiver
-from tests.workers import BASE_DIR, current_database_url, stop, wait_for
+from tests.workers import BASE_DIR, current_database_url, free_port, stop, wait_for
 from webhooks.events import record_event
 from webhooks.models import Delivery, Event
 
@@ -126,6 +132,160 @@ def test_after_the_database_drops_every_connection_the_next_request_succeeds(api
     assert killed >= 1
 
     assert api.get("/agents").status_code == 200
+
+
+class CuttableProxy:
+    """A TCP proxy in front of PostgreSQL that a test cuts (every connection dropped, new ones
+    refused, as while the server restarts) and restores: the shared server is never touched."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets |= {client, server}
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._drop(source, sink)
+
+    def _drop(self, *sockets: socket.socket) -> None:
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+            with self._lock:
+                self._sockets.discard(sock)
+
+    def cut(self) -> None:
+        assert self._listener is not None
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept(): new connections refused
+        self._listener.close()
+        with self._lock:
+            live = list(self._sockets)
+        self._drop(*live)
+
+
+@pytest.fixture
+def pg_proxy(fresh_pool) -> Iterator[CuttableProxy]:
+    """This process's database connections go through a CuttableProxy."""
+    settings = connection.settings_dict
+    saved = settings["HOST"], settings["PORT"]
+    proxy = CuttableProxy((settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432)))
+    proxy.start()
+    connection.close()
+    connection.close_pool()  # the next one connects with the settings below
+    settings["HOST"], settings["PORT"] = "127.0.0.1", str(proxy.port)
+    try:
+        yield proxy
+    finally:
+        connection.close()
+        connection.close_pool()
+        settings["HOST"], settings["PORT"] = saved
+        proxy.cut()
+
+
+def fill_pool(size: int) -> None:
+    """Leave `size` connections idling in this process's pool, as after a busy moment."""
+    everyone_connected = threading.Barrier(size)
+
+    def use_one() -> None:
+        connection.ensure_connection()  # this thread's own connection, from the pool
+        everyone_connected.wait(timeout=30)
+        connection.close()  # back into the pool
+
+    threads = [threading.Thread(target=use_one) for _ in range(size)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+# Bounds, not benchmarks: each answer takes about a second at most. Before the fix, the first
+# request after a restart went through the dead idle connections one by one with the pool's
+# doubling wait between them (4 idle: 7.5 s; more: a 503 after 10 s), a request while the
+# server was down waited the pool's full 10 s, and the first one after a longer outage waited
+# for the pool's next reconnection attempt (backoff 1, 2, 4, 8 s...). Generous for a noisy
+# 2-core machine.
+ANSWER_WITHIN = 3.0
+# Long enough for that reconnection backoff to reach 8 s: the server returns between attempts.
+OUTAGE = 9.0
+
+
+def timed_get(api: BotApi, path: str) -> tuple[HttpResponse, float]:
+    started = time.monotonic()
+    response = api.get(path)
+    # Back into the pool, as a server does after each request (the test client keeps it).
+    connection.close()
+    return response, time.monotonic() - started
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL: SQLite has no server to lose"
+)
+@pytest.mark.django_db(transaction=True)
+def test_after_a_quick_database_restart_the_next_request_answers_at_once(api, pg_proxy):
+    response, _ = timed_get(api, "/agents")
+    assert response.status_code == 200
+    fill_pool(4)
+
+    pg_proxy.cut()  # every pooled connection dies with the server...
+    pg_proxy.start()  # ...which is back at once
+
+    response, took = timed_get(api, "/agents")
+    assert response.status_code == 200, response.content
+    assert took < ANSWER_WITHIN, f"the first request after the restart took {took:.1f} s"
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL: SQLite has no server to lose"
+)
+@pytest.mark.django_db(transaction=True)
+def test_while_the_database_is_down_requests_get_a_quick_503_then_a_200_once_it_is_back(
+    api, pg_proxy
+):
+    response, _ = timed_get(api, "/agents")
+    assert response.status_code == 200
+    fill_pool(4)
+
+    pg_proxy.cut()  # the server goes away: pooled connections die, new ones are refused
+    down_since = time.monotonic()
+    while time.monotonic() - down_since < OUTAGE:  # requests keep coming meanwhile
+        response, took = timed_get(api, "/agents")
+        assert_error(response, 503)
+        assert took < ANSWER_WITHIN, f"a 503 during the outage took {took:.1f} s"
+        time.sleep(0.5)
+
+    pg_proxy.start()  # back
+    response, took = timed_get(api, "/agents")
+    assert response.status_code == 200, response.content
+    assert took < ANSWER_WITHIN, f"the first request after the outage took {took:.1f} s"
 
 
 def start_logged_worker(log: Path, **env: str) -> subprocess.Popen:

@@ -40,7 +40,8 @@ def fail(username: str, times: int, **kwargs) -> None:
 
 @pytest.fixture
 def start():
-    # Inside a window: the lock-out lasts to its end, 15 minutes from the window's start.
+    # 30 s into a 90 s slice of the 15 minute window: the failures made now count until the
+    # window's start passes the slice's end, 9:01:30 + 15 min = 9:16:30 (16 minutes from now).
     with time_machine.travel(datetime(2026, 3, 2, 9, 0, 30, tzinfo=UTC), tick=False) as t:
         yield t
 
@@ -51,9 +52,9 @@ def test_five_failures_lock_the_username_even_for_the_right_password(agent, star
     refused = attempt("alice", PASSWORD)
 
     assert refused.status_code == 429
-    assert "Too many failed attempts. Try again in 15 minutes." in refused.content.decode()
+    assert "Too many failed attempts. Try again in 16 minutes." in refused.content.decode()
     assert 'role="alert"' in refused.content.decode()
-    assert int(refused["Retry-After"]) == 900 - 30
+    assert int(refused["Retry-After"]) == 900 + 90 - 30
     assert "_auth_user_id" not in refused.wsgi_request.session
 
 
@@ -95,18 +96,23 @@ def test_success_resets_the_usernames_counter(agent, start):
     assert attempt("alice", PASSWORD).status_code == 302
 
 
-def test_the_lock_ends_with_its_window(agent, start):
+def test_the_lock_ends_once_the_failures_leave_the_window(agent, start):
     fail("alice", 5)
     assert attempt("alice", PASSWORD).status_code == 429
 
+    # A sliding window: no fresh budget at the next quarter hour (9:15), as a fixed one gave.
     start.shift(timedelta(minutes=14, seconds=31))
+    assert attempt("alice", PASSWORD).status_code == 429
+    start.shift(timedelta(minutes=1, seconds=28))
+    assert attempt("alice", PASSWORD).status_code == 429
+    start.shift(timedelta(seconds=1))
 
     assert attempt("alice", PASSWORD).status_code == 302
 
 
 def test_the_message_counts_minutes_left(agent, start):
     fail("alice", 5)
-    start.shift(timedelta(minutes=14))
+    start.shift(timedelta(minutes=15))
 
     refused = attempt("alice")
 

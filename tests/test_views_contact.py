@@ -217,8 +217,8 @@ def test_contact_query_count_does_not_grow_with_variables_or_notes(
     client = logged_in(agent)
 
     # session, user, the handoff (user, bot joined), the labels, the notes (authors joined),
-    # the last deletion (only looked up once the handoff is over).
-    with django_assert_num_queries(6):
+    # the ratings, the last deletion (only looked up once the handoff is over).
+    with django_assert_num_queries(7):
         html = contact(client, resolved)
 
     assert html.count("<dt>") == variables and html.count('class="note"') == notes

@@ -123,10 +123,15 @@ def test_the_assignee_gets_the_composer_and_resolve(agent, assigned):
     assert ">Resolve</button>" in html
 
 
-def test_a_watcher_reads_but_gets_no_composer(second_agent, assigned):
-    html = logged_in(second_agent).get(f"/handoffs/{assigned.pk}/", **HTMX).content.decode()
+def test_a_watcher_reads_and_the_composer_shows_to_the_assignee_alone(second_agent, assigned):
+    # The composer is in a watcher's page too, so that a transfer hands it over live; the
+    # page's own style shows it for its agent's handoffs only (e2e/test_transfer.py checks
+    # what a browser shows).
+    html = logged_in(second_agent).get(f"/handoffs/{assigned.pk}/").content.decode()
 
-    assert "composer-text" not in html
+    assert f'class="handoff-head" data-status="assigned" data-agent="{assigned.agent_id}"' in html
+    own = f'.handoff-head[data-status="assigned"][data-agent="{second_agent.pk}"]) .composer'
+    assert own in html and assigned.agent_id != second_agent.pk
     assert "Alice Martin is answering; you are watching." in html
 
 
@@ -152,8 +157,9 @@ def test_panel_query_count_does_not_grow_with_messages(
     client = logged_in(agent)
 
     # session, user, the handoff, the messages (with authors); the contact column: the labels,
-    # the notes (an active handoff needs no deletion lookup). No write: a GET marks nothing.
-    with django_assert_num_queries(6):
+    # the notes, the ratings (an active handoff needs no deletion lookup). No write: a GET
+    # marks nothing.
+    with django_assert_num_queries(7):
         response = client.get(f"/handoffs/{assigned.pk}/", **HTMX)
 
     assert len(message_ids(response)) == min(messages, 10)

@@ -224,7 +224,9 @@ def test_bad_filter_values_are_ignored(agent, cast):
 def _inbox_queries(client, django_assert_num_queries, count):
     # session, user, the labels of the filter, one query per ticked status (two by default),
     # the page's rows, their labels, this agent's read marks, the header's profile, online
-    # agents and load.
+    # agents and load, and whether the agent is a supervisor (the page's style for Transfer),
+    # and the pending rows' queue positions; for an agent who is not a supervisor, their
+    # permissions (two queries: may they see the reports? the top bar's Reports link).
     with django_assert_num_queries(count):
         response = client.get("/")
     return response
@@ -241,7 +243,7 @@ def test_inbox_query_count_does_not_grow_with_rows(
         HandoffRead.objects.create(agent=agent, conversation=handoff.conversation)
     client = logged_in(agent)
 
-    response = _inbox_queries(client, django_assert_num_queries, 11)
+    response = _inbox_queries(client, django_assert_num_queries, 15)
 
     assert len(item_ids(response)) == min(rows, 25)
 
@@ -254,9 +256,9 @@ def test_list_partial_query_count_does_not_grow_with_rows(
         make(bot).labels.add(LabelFactory(name="vip"))
     client = logged_in(agent)
 
-    # session, user, labels of the filter, two statuses, rows, their labels, read marks; no
-    # header.
-    with django_assert_num_queries(8):
+    # session, user, labels of the filter, two statuses, rows, their labels, read marks, the
+    # pending rows' queue positions; no header.
+    with django_assert_num_queries(9):
         response = client.get("/inbox/list/", **HTMX)
 
     assert len(item_ids(response)) == min(rows, 25)

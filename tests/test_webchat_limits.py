@@ -273,7 +273,8 @@ def test_new_visitors_past_the_per_address_limit_get_a_readable_429(settings):
     page = refused.content.decode()
     assert "Too many chats have been started recently. Please try again in" in page
     assert 'role="alert"' in page
-    assert 0 < int(refused["Retry-After"]) <= HOUR
+    # A sliding hour: the visitors counted go out of it at most a tenth of it late.
+    assert 0 < int(refused["Retry-After"]) <= HOUR + HOUR // 10
     assert "frame-ancestors 'self'" in refused["Content-Security-Policy"]
     # Another address, and a visitor who already has an id, are not affected.
     assert Client(REMOTE_ADDR="10.0.0.2").get("/chat/").status_code == 200

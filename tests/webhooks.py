@@ -127,3 +127,19 @@ def verify(*, secret: str, headers: dict[str, str], body: bytes) -> bool:
         if version == "v1" and hmac.compare_digest(sig.encode(), expected):
             return True
     return False
+
+
+def emit(bot, conversation=None, **data):
+    """A message.created event for the bot, recorded as the services do (its deliveries too)."""
+    from django.db import transaction
+
+    from webhooks.events import record_event
+
+    with transaction.atomic():
+        return record_event(bot=bot, type="message.created", data=data, conversation=conversation)
+
+
+def all_delivered() -> bool:
+    from webhooks.models import Delivery
+
+    return not Delivery.objects.exclude(status=Delivery.Status.DELIVERED).exists()

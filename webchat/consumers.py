@@ -160,6 +160,18 @@ class VisitorConsumer(AsyncWebsocketConsumer):
                 await database_sync_to_async(services.request_person)(
                     visitor_id=self.visitor_id, language=self.language
                 )
+            elif data.get("action") == "rate":
+                # A rating counts against the message budgets (one per handoff is stored).
+                wait = await _message_wait(visitor_id=self.visitor_id, address=self.address)
+                if wait is not None:
+                    await self._notice(services.TOO_QUICKLY)
+                    return
+                await database_sync_to_async(services.rate_conversation)(
+                    visitor_id=self.visitor_id,
+                    handoff_id=data.get("handoff"),
+                    score=data.get("score"),
+                    comment=data.get("comment"),
+                )
             else:
                 wait = await _message_wait(visitor_id=self.visitor_id, address=self.address)
                 if wait is not None:

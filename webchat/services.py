@@ -20,9 +20,12 @@ from django.utils import timezone
 from conversations.models import Bot, Conversation, Message
 from conversations.services import ensure_conversation
 from conversations.text import UNSTORABLE, VISITOR_MESSAGE_MAX
+from handoffs.errors import HandoffError
 from handoffs.messaging import relay_message
-from handoffs.models import Handoff
+from handoffs.models import Handoff, Rating
+from handoffs.ratings import AlreadyRated, rate_handoff
 from handoffs.services import start_handoff
+from hitlnext_project.shared.ids import parse_id
 from webchat.visitors import conversation_external_id
 
 WEBCHAT_BOT_NAME = "Web chat"
@@ -36,6 +39,7 @@ TOO_QUICKLY = "You are sending messages too quickly. Please wait a moment."
 HANDOFFS_BUSY = "We cannot take more requests for a person right now. Please try again later."
 CATCH_UP_COUNT = 50
 BOT_REPLY = 'I\'m the hitlnext demo bot. Press "Talk to a person" to reach an agent.'
+COMMENT_MAX_LENGTH = Rating.COMMENT_MAX_LENGTH
 
 
 class VisitorError(Exception):
@@ -171,3 +175,52 @@ def request_person(*, visitor_id: str, language: str | None = None) -> tuple[Han
         channel=CHANNEL,
         language=language,
     )
+
+
+def clean_rating(score: object, comment: object) -> tuple[int, str]:
+    """The rating form's raw values (strings from the socket), checked."""
+    if isinstance(score, str) and score.isascii() and score.isdigit():
+        score = int(score)
+    if not isinstance(score, int) or isinstance(score, bool) or score not in Rating.SCORES:
+        raise VisitorError("Please choose a rating from 1 to 5.")
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str):
+        raise VisitorError("Sorry, that comment could not be read.")
+    comment = comment.strip()
+    if len(comment) > COMMENT_MAX_LENGTH:
+        raise VisitorError(f"Comments are limited to {COMMENT_MAX_LENGTH} characters.")
+    if UNSTORABLE.search(comment):
+        raise VisitorError("That comment contains characters that cannot be sent.")
+    return score, comment
+
+
+def rate_conversation(
+    *, visitor_id: str, handoff_id: object, score: object, comment: object
+) -> Rating:
+    """The visitor rates a resolved handoff of their own conversation (the same service the
+    bot API uses); any other handoff is refused as if it did not exist."""
+    cleaned_score, cleaned_comment = clean_rating(score, comment)
+    pk = parse_id(handoff_id)
+    handoff = (
+        Handoff.objects.filter(
+            pk=pk,
+            bot__is_webchat=True,
+            conversation__external_id=conversation_external_id(visitor_id),
+        ).first()
+        if pk is not None
+        else None
+    )
+    if handoff is None:
+        raise VisitorError("This conversation cannot be rated.")
+    try:
+        return rate_handoff(
+            handoff=handoff,
+            score=cleaned_score,
+            comment=cleaned_comment,
+            source="webchat",
+        )
+    except AlreadyRated:
+        raise VisitorError("You have already rated this conversation. Thank you!") from None
+    except HandoffError:
+        raise VisitorError("You can rate the conversation once the agent has ended it.") from None

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
-from webchat import limits, services, visitors
+from webchat import limits, live, services, visitors
 
 
 def _known_visitor(request: HttpRequest) -> str | None:
@@ -60,11 +60,11 @@ def chat(request: HttpRequest) -> HttpResponse:
         {
             "embed": embed,
             "socket_path": f"/ws/chat/?{token}",
-            "handoff": services.latest_handoff(conversation),
             "messages": services.recent_messages(conversation),
             "max_length": services.MAX_TEXT_LENGTH,
             "notice": "",
-        },
+        }
+        | live.status_context(services.latest_handoff(conversation)),
     )
     visitors.set_visitor_cookie(response, visitor_id)
     return response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -18,7 +20,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "event_type",
         "bot",
         "conversation_ref",
-        "status",
+        "state",
         "attempts",
         "last_status_code",
         "next_try",
@@ -31,9 +33,10 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "event_link",
         "bot",
         "conversation",
-        "status",
+        "state",
         "attempts",
-        "next_attempt_at",
+        "next_try",
+        "leased_until",
         "last_attempt_at",
         "last_status_code",
         "last_error",
@@ -51,10 +54,18 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def conversation_ref(self, obj: Delivery) -> str:
         return obj.conversation.external_id if obj.conversation else "—"
 
+    @admin.display(description="status", ordering="status")
+    def state(self, obj: Delivery) -> str:
+        # A leased delivery is being attempted right now: "Pending" with the lease's end as
+        # its next try would say it waits, and invite a second attempt.
+        return "Sending" if obj.in_flight() else obj.get_status_display()
+
     @admin.display(description="next try", ordering="next_attempt_at")
-    def next_try(self, obj: Delivery):
-        # Only a pending delivery has a next try (a leased one shows the end of its lease).
-        return obj.next_attempt_at if obj.status == Delivery.Status.PENDING else None
+    def next_try(self, obj: Delivery) -> datetime | None:
+        # Only a pending delivery not in flight has a next try.
+        if obj.status != Delivery.Status.PENDING or obj.in_flight():
+            return None
+        return obj.next_attempt_at
 
     @admin.display(description="event")
     def event_link(self, obj: Delivery) -> str:
@@ -65,9 +76,27 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry now", permissions=["retry"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        count = retry_deliveries(deliveries=queryset)
-        noun = "delivery" if count == 1 else "deliveries"
-        self.message_user(request, f"{count} {noun} queued to be sent now.")
+        retried = retry_deliveries(deliveries=queryset)
+        if retried.sent:
+            failed = retried.sent - retried.delivered
+            self.message_user(
+                request,
+                f"{_deliveries(retried.sent)} sent now: {retried.delivered} delivered"
+                + (f", {failed} failed (see its last error)." if failed else "."),
+                messages.SUCCESS if not failed else messages.WARNING,
+            )
+        if retried.queued:
+            self.message_user(
+                request,
+                f"{_deliveries(retried.queued)} queued to be sent now by the worker (after "
+                "any earlier delivery of the same conversation).",
+            )
+        if retried.in_flight:
+            self.message_user(
+                request,
+                f"{_deliveries(retried.in_flight)} already being sent: left alone, not sent twice.",
+                messages.WARNING,
+            )
         disabled = queryset.filter(bot__webhook_enabled=False).values_list("bot__name", flat=True)
         for name in sorted(set(disabled)):
             self.message_user(
@@ -76,6 +105,10 @@ class DeliveryAdmin(ReadOnlyAdmin):
                 "enabled again.",
                 messages.WARNING,
             )
+
+
+def _deliveries(count: int) -> str:
+    return f"{count} {'delivery' if count == 1 else 'deliveries'}"
 
 
 @admin.register(Event)
@@ -90,6 +123,7 @@ class EventAdmin(ReadOnlyAdmin):
     @admin.display(description="delivery")
     def delivery_status(self, obj: Event) -> str:
         try:
-            return obj.delivery.get_status_display()
+            delivery = obj.delivery
         except Delivery.DoesNotExist:
             return "—"
+        return "Sending" if delivery.in_flight() else delivery.get_status_display()

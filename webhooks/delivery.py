@@ -1,10 +1,12 @@
 """Signed webhook delivery of the outbox: at least once, in order per conversation.
 
-A delivery is claimed by pushing its `next_attempt_at` past a lease (longer than the HTTP
-timeout), so other workers leave it alone while it is in flight; the POST happens outside any
-transaction, and its result is written only if the row still carries that lease. A worker
-that dies mid-delivery leaves a lease that simply expires: the next worker sends it again
-(receivers de-duplicate on `webhook-id`, which is the same on every attempt).
+A delivery is claimed by leasing it (`leased_until`, and `next_attempt_at` pushed to the same
+moment, longer than the HTTP timeout from now), so nobody else starts an attempt while it is in
+flight; the POST happens outside any transaction, and its result is written only if the row
+still carries that lease. A worker that dies mid-delivery leaves a lease that simply expires:
+the next worker sends it again (receivers de-duplicate on `webhook-id`, which is the same on
+every attempt). The admin's "Retry now" (retry_deliveries) goes through the same claim as the
+worker's loop (deliver_due), so it too never starts a second attempt of a delivery in flight.
 
 Each attempt is over within HITLNEXT_WEBHOOK_TIMEOUT whatever the receiver does (a hang, a
 trickle), and its destination is checked again at the moment of sending (webhook_urls.pin).
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -65,15 +67,21 @@ def deliver_due(*, limit: int = 50) -> int:
     claims = claim_due(limit=min(BATCH_SIZE, limit))
     done = 0
     while claims:
-        # A batch never holds two deliveries of one conversation, so they go out in parallel:
-        # one slow endpoint does not hold up the others. Only the HTTP is concurrent; the
-        # results are written here, on the worker's own connection.
-        outcomes = asyncio.run(_send_batch(claims))
-        for claim, outcome in zip(claims, outcomes, strict=True):
-            record_outcome(claim=claim, outcome=outcome)
+        attempt(claims)
         done += len(claims)
         claims = claim_due(limit=min(BATCH_SIZE, limit - done)) if done < limit else []
     return done
+
+
+def attempt(claims: list[Claim]) -> list[Outcome]:
+    """Send the claimed deliveries and write each one's result."""
+    # A batch never holds two deliveries of one conversation, so they go out in parallel:
+    # one slow endpoint does not hold up the others. Only the HTTP is concurrent; the
+    # results are written here, on the caller's own connection.
+    outcomes = asyncio.run(_send_batch(claims))
+    for claim, outcome in zip(claims, outcomes, strict=True):
+        record_outcome(claim=claim, outcome=outcome)
+    return outcomes
 
 
 # Tests replace it with an httpx.MockTransport to see exactly what would be sent where.
@@ -112,10 +120,16 @@ def _due(now: datetime) -> QuerySet[Delivery]:
     )
 
 
-def claim_due(*, limit: int) -> list[Claim]:
-    """Lease up to `limit` due deliveries for this worker; no other worker gets them."""
+def claim_due(*, limit: int, only: Collection[int] | None = None) -> list[Claim]:
+    """Lease up to `limit` due deliveries (among the pks `only`, when given) for the caller;
+    nobody else attempts them until the lease ends or the result is written.
+
+    The one claim: the worker's loop and the admin's "Retry now" both take deliveries here.
+    """
     now = timezone.now()
     lease_until = now + settings.HITLNEXT_WEBHOOK_LEASE
+    lease = {"next_attempt_at": lease_until, "leased_until": lease_until, "last_attempt_at": now}
+    due = _due(now) if only is None else _due(now).filter(pk__in=list(only))
     if connection.features.has_select_for_update_skip_locked:
         # PostgreSQL: rows another worker is claiming right now are skipped, not waited for.
         # A row leased and committed by another worker meanwhile is re-checked against the
@@ -123,22 +137,19 @@ def claim_due(*, limit: int) -> list[Claim]:
         # OF self: locking the joined bot row would make workers skip each other's bots.
         with transaction.atomic():
             rows = list(
-                _due(now)
-                .select_related("event", "bot")
-                .select_for_update(skip_locked=True, of=("self",))[:limit]
+                due.select_related("event", "bot").select_for_update(
+                    skip_locked=True, of=("self",)
+                )[:limit]
             )
             if rows:
-                Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
-                    next_attempt_at=lease_until, last_attempt_at=now
-                )
+                Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(**lease)
         return [Claim(delivery=row, lease_until=lease_until) for row in rows]
     # SQLite has no row locks: claim each candidate with a conditional UPDATE that repeats
     # the whole due condition. Writers are serialised, so of two workers that read the same
     # candidate only the first UPDATE matches; the second finds it leased and moves on.
     claims = []
-    for row in _due(now).select_related("event", "bot")[:limit]:
-        won = _due(now).filter(pk=row.pk).update(next_attempt_at=lease_until, last_attempt_at=now)
-        if won:
+    for row in due.select_related("event", "bot")[:limit]:
+        if _due(now).filter(pk=row.pk).update(**lease):
             claims.append(Claim(delivery=row, lease_until=lease_until))
     return claims
 
@@ -191,11 +202,15 @@ def record_outcome(*, claim: Claim, outcome: Outcome) -> None:
     delivery, now = claim.delivery, timezone.now()
     event, bot = delivery.event, delivery.bot
     # Written only while the row still holds our lease: if the lease ran out and another
-    # worker took the row over (or an admin re-queued it), its result wins, not ours.
+    # worker took the row over, its result wins, not ours.
     mine = Delivery.objects.filter(
-        pk=delivery.pk, status=Status.PENDING, next_attempt_at=claim.lease_until
+        pk=delivery.pk, status=Status.PENDING, leased_until=claim.lease_until
     )
-    common = {"attempts": F("attempts") + 1, "last_status_code": outcome.status_code}
+    common = {
+        "attempts": F("attempts") + 1,
+        "last_status_code": outcome.status_code,
+        "leased_until": None,
+    }
     if outcome.ok:
         mine.update(
             **common, status=Status.DELIVERED, delivered_at=now, next_attempt_at=now, last_error=""
@@ -268,9 +283,24 @@ def _safe_error(text: str, bot: Bot) -> str:
     return text[:500]
 
 
-def retry_deliveries(*, deliveries: Iterable[Delivery] | QuerySet[Delivery]) -> int:
-    """Re-queue now (the admin's "Retry now"), whatever their status; returns how many.
+@dataclass(frozen=True)
+class Retried:
+    """What "Retry now" did with the selected deliveries."""
 
+    sent: int = 0  # attempted now, in this call
+    delivered: int = 0  # of those, accepted by the receiver
+    queued: int = 0  # due now, left to the worker (waiting for an earlier one, a disabled
+    # endpoint, or beyond this call's batch)
+    in_flight: int = 0  # an attempt was already under way: left alone
+
+
+def retry_deliveries(*, deliveries: Iterable[Delivery] | QuerySet[Delivery]) -> Retried:
+    """The admin's "Retry now": attempt the selected deliveries now, whatever their status.
+
+    Each is made due now, then claimed exactly as the worker claims (claim_due), so a delivery
+    whose attempt is under way, by a worker or by another "Retry now", is left alone rather
+    than sent a second time; of the rest, the first of each conversation is sent before this
+    returns (one batch, in parallel) and the later ones wait for it, in order, for the worker.
     A failed one gets one more attempt even past its retry window (it fails again if that
     attempt does). One of a disabled endpoint waits until the endpoint is re-enabled.
     """
@@ -278,6 +308,20 @@ def retry_deliveries(*, deliveries: Iterable[Delivery] | QuerySet[Delivery]) -> 
         pks = list(deliveries.values_list("pk", flat=True))
     else:
         pks = [delivery.pk for delivery in deliveries]
-    return Delivery.objects.filter(pk__in=pks).update(
-        status=Status.PENDING, next_attempt_at=timezone.now(), delivered_at=None
+    now = timezone.now()
+    # A conditional UPDATE, not read-then-write: a lease taken between a read and this write
+    # would be undone, and the delivery claimed a second time while its attempt is in flight.
+    # On PostgreSQL a row being claimed right now is waited for, then re-checked (leased: out).
+    reopened = (
+        Delivery.objects.filter(pk__in=pks)
+        .exclude(leased_until__gt=now)
+        .update(status=Status.PENDING, next_attempt_at=now, delivered_at=None, leased_until=None)
+    )
+    claims = claim_due(limit=BATCH_SIZE, only=pks)
+    outcomes = attempt(claims) if claims else []
+    return Retried(
+        sent=len(claims),
+        delivered=sum(outcome.ok for outcome in outcomes),
+        queued=max(0, reopened - len(claims)),
+        in_flight=len(pks) - reopened,
     )

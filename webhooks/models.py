@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import datetime
 
 from django.db import models
 from django.db.models import Q
@@ -83,6 +84,10 @@ class Delivery(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    # Set while an attempt is in flight (the end of its lease), cleared when its result is
+    # written: a worker's attempt and an admin's "Retry now" are the same claim, and neither
+    # starts a second attempt of a delivery while this is in the future.
+    leased_until = models.DateTimeField("in flight until", null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
@@ -108,3 +113,29 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery of {self.event_id} ({self.status})"
+
+    def in_flight(self, now: datetime | None = None) -> bool:
+        """An attempt is being made right now (its lease has not run out)."""
+        return (
+            self.status == self.Status.PENDING
+            and self.leased_until is not None
+            and self.leased_until > (now or timezone.now())
+        )
+
+
+class WorkerHeartbeat(models.Model):
+    """When each running worker last finished a pass (webhooks.worker), for /metrics.
+
+    A worker that stops cleanly deletes its row; a killed one's row keeps ageing (which is the
+    alarm) until the hourly housekeeping forgets it a day later.
+    """
+
+    worker = models.CharField(max_length=200, unique=True, help_text="host:pid")
+    started_at = models.DateTimeField(default=timezone.now)
+    last_pass_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["worker"]
+
+    def __str__(self) -> str:
+        return self.worker

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -22,6 +25,7 @@ from django.utils import timezone
 
 from webhooks.delivery import deliver_due
 from webhooks.events import prune_events, sequence_events
+from webhooks.models import WorkerHeartbeat
 
 logger = logging.getLogger("hitlnext.worker")
 
@@ -68,6 +72,7 @@ def housekeeping() -> int:
         return 0
     _last_housekeeping = time.monotonic()
     prune_events(before=timezone.now() - settings.HITLNEXT_EVENT_RETENTION)
+    WorkerHeartbeat.objects.filter(last_pass_at__lt=timezone.now() - FORGET_WORKERS_AFTER).delete()
     for job in _hourly:
         try:
             job()
@@ -77,11 +82,48 @@ def housekeeping() -> int:
     return 0
 
 
+# The heartbeat (/metrics: hitlnext_worker_last_pass_age_seconds): each worker writes when it
+# last finished a pass, at most this often, so an idle worker costs one UPDATE per 5 seconds.
+HEARTBEAT_EVERY = timedelta(seconds=5)
+# A killed worker's row is kept this long (its growing age is the alarm), then forgotten.
+FORGET_WORKERS_AFTER = timedelta(days=1)
+_last_heartbeat: datetime | None = None
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def record_heartbeat() -> None:
+    """This worker finished a pass now (throttled to HEARTBEAT_EVERY)."""
+    global _last_heartbeat
+    now = timezone.now()
+    if _last_heartbeat is not None and _last_heartbeat <= now < _last_heartbeat + HEARTBEAT_EVERY:
+        return
+    name = worker_name()
+    if not WorkerHeartbeat.objects.filter(worker=name).update(last_pass_at=now):
+        WorkerHeartbeat.objects.update_or_create(worker=name, defaults={"last_pass_at": now})
+    _last_heartbeat = now
+
+
+def heartbeat() -> int:
+    """The pass's last step."""
+    record_heartbeat()
+    return 0  # not work: it must not keep the loop from idling
+
+
+def forget_heartbeat() -> None:
+    """This worker stops cleanly: it leaves no row to age into an alarm."""
+    global _last_heartbeat
+    WorkerHeartbeat.objects.filter(worker=worker_name()).delete()
+    _last_heartbeat = None
+
+
 def run_once() -> int:
     """Do whatever is due; returns how many things were done (0 means idle)."""
     close_old_connections()
     done = 0
-    for step in (*_timers, deliver_batch, sequence_events, housekeeping):
+    for step in (*_timers, deliver_batch, sequence_events, housekeeping, heartbeat):
         try:
             done += step()
         except (OperationalError, InterfaceError) as exc:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from agents.models import display_name
+from agents.roles import is_supervisor as _is_supervisor
 from conversations.models import Message
 from conversations.services import describe_payload
 from handoffs.naming import display_user_name
@@ -22,6 +23,12 @@ MESSAGE_KINDS: dict[str, str] = {
     Message.Direction.AGENT: "agent",
     Message.Direction.SYSTEM: "system",
 }
+
+
+@register.filter
+def is_supervisor(user) -> bool:
+    """Supervisors may transfer any assigned handoff (agents.roles)."""
+    return _is_supervisor(user)
 
 
 @register.filter

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
+from redis import Redis
 
 _clients: dict[tuple, RedisCacheClient] = {}
 _lock = threading.Lock()
@@ -37,6 +38,10 @@ class RedisCache(DjangoRedisCache):
                 if client is None:
                     client = _clients[key] = self._class(self._servers, **self._options)
         return client
+
+    def redis(self) -> Redis:
+        """The process's client, for what the cache API cannot say (hashes: shared/sockets.py)."""
+        return self._cache.get_client(None, write=True)
 
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         key = self.make_and_validate_key(key, version=version)

@@ -6,6 +6,8 @@
  * - placeItem: an item pushed to every agent (live-updates.js) is updated, inserted in sort
  *   order or dropped, according to the list's filter (data-statuses, data-labels, data-sort).
  *   A fresh pending one this page had not seen yet sounds the new-handoff alert.
+ * - applyQueueOrder: when the queue moves, the server pushes the pending ids in queue order
+ *   (routing/queue_live.py) and the pending items shown are renumbered from it ("#2 in queue").
  */
 import { currentHandoff, each, me, now, showsConversation } from "./page.js";
 import { send } from "./live-socket.js";
@@ -71,18 +73,20 @@ function matches(item, list) {
   return wanted.some(function (label) { return own.indexOf(label) !== -1; });
 }
 
-function comesBefore(a, b, newest) {
-  let diff = Number(a.dataset.created) - Number(b.dataset.created);
+// sort: "newest", "oldest" or "queue" (priority rank, then oldest), as the server pages them.
+function comesBefore(a, b, sort) {
+  let diff = sort === "queue" ? Number(a.dataset.rank) - Number(b.dataset.rank) : 0;
+  if (diff === 0) diff = Number(a.dataset.created) - Number(b.dataset.created);
   if (diff === 0) diff = Number(a.dataset.id) - Number(b.dataset.id);
-  return newest ? diff > 0 : diff < 0;
+  return sort === "newest" ? diff > 0 : diff < 0;
 }
 
 function insertSorted(list, item) {
   const items = list.querySelector(".inbox-items");
-  const newest = list.dataset.sort !== "oldest";
+  const sort = list.dataset.sort || "newest";
   const others = items.querySelectorAll(":scope > .inbox-item");
   for (let i = 0; i < others.length; i++) {
-    if (comesBefore(item, others[i], newest)) {
+    if (comesBefore(item, others[i], sort)) {
       items.insertBefore(item, others[i]);
       return true;
     }
@@ -132,8 +136,10 @@ export function placeItem(item) {
   const list = document.getElementById("inbox-list");
   if (list && matches(item, list)) {
     let placed = true;
-    if (existing) existing.replaceWith(item);
-    else placed = insertSorted(list, item);
+    if (existing) {
+      keepPosition(existing, item);
+      existing.replaceWith(item);
+    } else placed = insertSorted(list, item);
     if (placed) {
       htmx.process(item);
       // New content, as htmx announces its own: every behaviour decorating content sees it.
@@ -145,4 +151,36 @@ export function placeItem(item) {
     existing.remove();
   }
   if (isNew) alertNewHandoff();
+}
+
+/* --- queue positions ---------------------------------------------------------------------- */
+function showPosition(item, position) {
+  let badge = item.querySelector(".queue-position");
+  if (!badge) {
+    badge = document.createElement("span");
+    badge.className = "queue-position";
+    const status = item.querySelector(".item-meta .badge");
+    if (!status) return;
+    status.after(badge);
+  }
+  badge.dataset.position = String(position);
+  badge.textContent = "#" + position + " in queue";
+}
+
+/* An item pushed for a user message comes without its position, which that did not change. */
+function keepPosition(shown, item) {
+  const position = shown.querySelector(".queue-position");
+  if (position && item.dataset.status === "pending" && !item.querySelector(".queue-position")) {
+    showPosition(item, Number(position.dataset.position));
+  }
+}
+
+/* template#queue-order: data-order lists the pending ids, next first (the first thousand:
+ * items further back keep their number until the next refresh). */
+export function applyQueueOrder(template) {
+  const position = {};
+  words(template.dataset.order).forEach(function (id, index) { position[id] = index + 1; });
+  document.querySelectorAll('#inbox-list .inbox-item[data-status="pending"]').forEach(function (item) {
+    if (position[item.dataset.id]) showPosition(item, position[item.dataset.id]);
+  });
 }

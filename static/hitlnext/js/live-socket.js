@@ -1,11 +1,13 @@
 /* The page's one websocket: the htmx ws extension on <body ws-connect="/ws/agent/">.
  *
  * What the page tells the server (small JSON control messages):
- * - "hello" on every (re)connect, with the handoff it shows and the last message it has: the
- *   server answers with the current state, and the inbox list is re-fetched (inbox:refresh),
- *   so nothing is lost while the socket was down. Again every 30 min, which renews the
- *   socket's group memberships (they expire after a day).
- * - "watch" when another panel opens (a click in the inbox, back and forward);
+ * - "hello" on every (re)connect, with the handoff it shows and the last message and note it
+ *   has: the server answers with the current state and what the panel missed, and the inbox
+ *   list is re-fetched (inbox:refresh), so nothing is lost while the socket was down, nor
+ *   between the page's rendering and the socket's opening. Again every 30 min, which renews
+ *   the socket's group memberships (they expire after a day).
+ * - "watch" when another panel opens (a click in the inbox, back and forward), with the same
+ *   catch-up: a message or note added while the panel was on its way is sent then;
  * - "read" when the agent sees the conversation: a panel opens in a visible tab (opening it is a
  *   GET, which changes nothing on the server), the tab comes back, and (live-updates.js,
  *   inbox.js) something arrives in view;
@@ -27,18 +29,26 @@ export function send(payload) {
   if (socket) socket.send(JSON.stringify(payload));
 }
 
-function lastMessageId() {
+/* The newest id the panel shows in a list (0: the list is there, empty), or null without one. */
+function lastShown(listSelector, itemSelector) {
+  const list = document.querySelector("#conversation " + listSelector);
+  if (!list) return null;
   let last = 0;
-  document.querySelectorAll("#conversation .message[data-id]").forEach(function (message) {
-    last = Math.max(last, Number(message.dataset.id));
+  list.querySelectorAll(itemSelector).forEach(function (item) {
+    last = Math.max(last, Number(item.dataset.id));
   });
-  return last || null;
+  return last;
 }
 
 function tell(action) {
   const handoff = currentHandoff();
   watched = handoff;
-  send({ action: action, handoff: handoff ? Number(handoff) : null, after: lastMessageId() });
+  send({
+    action: action,
+    handoff: handoff ? Number(handoff) : null,
+    after: lastShown(".message-log", ".message[data-id]"),
+    notes_after: lastShown(".notes-list", ".note[data-id]"),
+  });
   // After the watch: the server marks read the conversation this socket now watches.
   if (handoff && !document.hidden) send({ action: "read" });
 }

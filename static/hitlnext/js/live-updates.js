@@ -1,6 +1,7 @@
 /* What the server pushes: fragments rendered once for every agent, swapped out of band by id.
  * The "hitlnext-live" htmx extension (on <body>) looks at each pushed fragment first:
- * - inbox items are placed by inbox.js (the list's filter decides), not swapped;
+ * - inbox items are placed by inbox.js (the list's filter decides), not swapped, and the
+ *   queue's order renumbers the pending ones (inbox.js);
  * - data-reload asks for the open panel again (too much was missed to append);
  * - fragments for things this page does not show are dropped (no htmx target errors);
  * - new messages in view are reported read; a head saying this agent took the handoff in
@@ -8,7 +9,7 @@
  * Messages and notes already shown are dropped by dedupe.js, "You" is put in by personalize.js.
  */
 import { currentHandoff, me } from "./page.js";
-import { placeItem } from "./inbox.js";
+import { applyQueueOrder, placeItem } from "./inbox.js";
 import { send } from "./live-socket.js";
 
 function reloadPanel() {
@@ -32,6 +33,9 @@ htmx.defineExtension("hitlnext-live", {
       if (el.classList.contains("inbox-item")) {
         el.remove();
         placeItem(el);
+      } else if (el.id === "queue-order") {
+        el.remove();
+        applyQueueOrder(el);
       } else if (el.dataset.reload) {
         el.remove();
         reloadPanel();

@@ -29,7 +29,33 @@
     });
   }
 
+  // The rating form may be skipped: remembered per handoff, so a push or a reconnect that
+  // renders it again keeps it out of the way.
+  var SKIPPED = "hitlnext.webchat.ratingSkipped";
+
+  function skippedHandoff() {
+    try { return window.localStorage.getItem(SKIPPED); } catch (e) { return null; }
+  }
+
+  function hideSkippedRating() {
+    var rating = document.getElementById("webchat-rating");
+    var handoff = rating && rating.getAttribute("data-handoff");
+    if (handoff && handoff === skippedHandoff() && rating.querySelector("form")) {
+      rating.hidden = true;
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var skip = event.target.closest && event.target.closest("[data-rating-skip]");
+    if (!skip) { return; }
+    var rating = document.getElementById("webchat-rating");
+    try { window.localStorage.setItem(SKIPPED, rating.getAttribute("data-handoff")); } catch (e) { /* private mode: skipped until the next push */ }
+    rating.hidden = true;
+    document.getElementById("webchat-text").focus();
+  });
+
   document.addEventListener("htmx:wsAfterMessage", function () {
+    hideSkippedRating();
     dropDuplicates();
     localiseTimes(document);
     scrollToEnd();
@@ -51,6 +77,7 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    hideSkippedRating();
     localiseTimes(document);
     scrollToEnd();
     var text = document.getElementById("webchat-text");

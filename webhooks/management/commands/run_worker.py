@@ -4,8 +4,9 @@ import signal
 import time
 
 from django.core.management.base import BaseCommand
+from django.db import Error as DatabaseError
 
-from webhooks.worker import run_once
+from webhooks.worker import forget_heartbeat, run_once
 
 
 class Command(BaseCommand):
@@ -43,5 +44,9 @@ class Command(BaseCommand):
                 deadline = time.monotonic() + interval
                 while not stopping and time.monotonic() < deadline:
                     time.sleep(min(0.1, interval))
+        try:
+            forget_heartbeat()  # stopped on purpose: no heartbeat left to age into an alarm
+        except DatabaseError:
+            pass  # the row ages, then housekeeping forgets it
         self.stdout.write("hitlnext worker stopped")
         self.stdout.flush()

@@ -1,0 +1,75 @@
+"""The routing benchmark (bench/routing.py) in its quickest form, on PostgreSQL + Redis, so it
+cannot rot: it runs to the end, every handoff is assigned exactly once, nobody goes past
+capacity, and it prints its numbers. No timing is asserted (the machine is shared)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from django.db import connection
+
+from tests.workers import BASE_DIR
+
+HANDOFFS = 60
+
+
+@pytest.fixture
+def bench_database_url():
+    if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
+        pytest.skip("needs PostgreSQL and Redis (set DATABASE_URL and REDIS_URL)")
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    url = urlunsplit(parts._replace(path=f"{parts.path}_routing_bench"))
+    yield url
+    # The benchmark leaves its database behind for inspection; the test does not.
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+
+
+def test_quickest_routing_benchmark_assigns_every_handoff_once_within_capacity(
+    bench_database_url,
+):
+    bench = subprocess.Popen(
+        [
+            sys.executable,
+            "bench/routing.py",
+            "--quick",
+            "--handoffs",
+            str(HANDOFFS),
+            "--database-url",
+            bench_database_url,
+            "--redis-url",
+            os.environ["REDIS_URL"],
+        ],
+        cwd=BASE_DIR,
+        env=os.environ | {"LOG_LEVEL": "WARNING"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = bench.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        # SIGTERM, not SIGKILL: the benchmark then stops the servers and worker it started.
+        bench.terminate()
+        out, err = bench.communicate(timeout=25)
+        pytest.fail(f"the benchmark did not finish in 90 s:\n{out}{err}")
+    assert bench.returncode == 0, out + err
+    assert "PROBLEM" not in out
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines()}
+    burst = next(line for key, line in rows.items() if key.startswith("Burst:"))
+    drain = next(line for key, line in rows.items() if key.startswith("Drain:"))
+    correctness = rows["Correctness, every phase of every round"]
+    # Numbers printed for hitlnext and its floor, side by side.
+    assert "assignments/s" in burst and "p99" in burst and "of floor throughput" in burst
+    assert "assignments/s" in drain and "of floor throughput" in drain
+    # Both phases: every handoff assigned once, nobody past capacity 5 (60 handoffs over 200
+    # agents: one each at most, the least loaded first).
+    assert f"{2 * HANDOFFS} of {2 * HANDOFFS} assigned, each once" in correctness
+    assert "most open per agent: 1 (capacity 5" in correctness
+    assert correctness.rstrip(" |").endswith("PASS")

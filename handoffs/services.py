@@ -217,12 +217,14 @@ def _report_assignment(
 
 
 def resolve_handoff(*, handoff: Handoff, agent: User) -> Handoff:
-    """Hand the conversation back to the bot."""
+    """Hand the conversation back to the bot: the assignee, or a supervisor for any assigned
+    handoff (agents.roles)."""
     require_online(agent)
+    whose = Q() if is_supervisor(agent) else Q(agent=agent)
     with transaction.atomic():
         lock_conversation(handoff.conversation_id)
         now = timezone.now()
-        done = Handoff.objects.filter(pk=handoff.pk, status=Status.ASSIGNED, agent=agent).update(
+        done = Handoff.objects.filter(whose, pk=handoff.pk, status=Status.ASSIGNED).update(
             status=Status.RESOLVED, resolved_at=now, closed_at=now, last_activity_at=now
         )
         handoff = load_handoff(handoff.pk)

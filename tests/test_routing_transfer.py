@@ -104,6 +104,21 @@ def test_only_the_assignee_or_a_supervisor_transfers(bot, agent, second_agent):
 
 
 @pytest.mark.django_db
+def test_a_supervisor_resolves_any_assigned_handoff_an_agent_only_theirs(bot, agent, second_agent):
+    handoff = assigned_to(bot, agent)
+
+    with pytest.raises(NotYourHandoff):
+        services.resolve_handoff(handoff=handoff, agent=second_agent)
+    resolved = services.resolve_handoff(handoff=handoff, agent=supervisor())
+
+    assert resolved.status == Status.RESOLVED and resolved.agent == agent
+    [(_, event)] = events_of(handoff, "handoff.resolved")
+    assert event["exit_type"] == "handoffResolved"
+    with pytest.raises(IllegalTransition):
+        services.resolve_handoff(handoff=queued(bot), agent=supervisor())
+
+
+@pytest.mark.django_db
 def test_a_supervisor_is_a_member_of_the_group_or_staff(agent):
     assert not is_supervisor(agent)
     agent.groups.add(Group.objects.get(name=SUPERVISORS))
@@ -253,7 +268,10 @@ def test_the_buttons_are_in_every_watchers_page_and_the_style_decides(bot, agent
 
     for page in (agent_page, boss_page):
         assert ">Transfer</button>" in page and ">Resolve</button>" in page
-    anyone = '.messages-panel:has(.handoff-head[data-status="assigned"]) .action-transfer'
+    anyone = (
+        '.messages-panel:has(.handoff-head[data-status="assigned"]) '
+        ":is(.action-transfer, .action-resolve)"
+    )
     assert anyone in boss_page and anyone not in agent_page
 
 

@@ -74,6 +74,7 @@ def test_cancel_closes_the_dialog_and_changes_nothing(
     start_handoff(api, 2, "Alan Turing")
     at_alice = open_handoff(alice, "Alan Turing")
     at_alice.get_by_role("button", name="Assign to me").click()
+    expect(at_alice.get_by_role("textbox", name="Message")).to_be_visible()
 
     at_alice.get_by_role("button", name="Transfer").click()
     dialog = alice.get_by_role("dialog", name="Transfer handoff")

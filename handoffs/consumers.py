@@ -17,6 +17,7 @@ push at most once a minute.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 
@@ -53,6 +54,8 @@ MESSAGE_TOO_BIG = 4413
 # Past this many missed messages (or notes) the page reloads the panel instead of appending.
 CATCH_UP_LIMIT = 200
 RELOAD_PANEL = '<template id="conversation-reload" data-reload="#conversation"></template>'
+
+logger = logging.getLogger(__name__)
 
 
 # What higher apps show in the header too (routing: the agent's load), rendered for a user.
@@ -279,7 +282,13 @@ class AgentConsumer(AsyncWebsocketConsumer):
         await super().dispatch(message)
 
     async def push_html(self, event: dict) -> None:
-        await self.send(text_data=event["html"])
+        try:
+            await self.send(text_data=event["html"])
+        except Exception:
+            # The socket closed while this push was on its way (Daphne raises on a send to a
+            # closed connection). Dropped: raising would end this consumer before its
+            # disconnect, which leaves the groups and stops "viewing" the conversation.
+            logger.debug("push to a closed socket dropped", exc_info=True)
 
     async def session_ended(self, event: dict) -> None:
         if self.joined and self.session_key == event.get("session_key"):

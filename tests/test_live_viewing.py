@@ -253,3 +253,34 @@ def test_the_panel_shows_who_is_viewing_already(bot, agent, second_agent):
     html = response.content.decode()
     assert viewer_lists([html], handoff.conversation_id)
     assert 'role="img" aria-label="Bob Stone"' in html
+
+
+@pytest.mark.asyncio
+async def test_a_push_racing_the_socket_closing_still_lets_it_stop_viewing(
+    bot, agent, second_agent, monkeypatch
+):
+    # Daphne raises on a send to a connection that has just closed; the consumer must live on
+    # to its disconnect, which takes the page out of the viewers (else a ghost avatar stays
+    # until its record expires).
+    from handoffs.consumers import AgentConsumer
+
+    handoff = await db(start)(bot, 1)
+    conversation = handoff.conversation_id
+    alice = await connect(agent)
+    await say(alice, action="watch", handoff=handoff.pk)
+    await frames(alice)
+    bob = await connect(second_agent)
+    await say(bob, action="watch", handoff=handoff.pk)
+    await frames(bob)
+
+    async def closed(self, *args, **kwargs):
+        raise RuntimeError("Attempt to send on a closed protocol")
+
+    monkeypatch.setattr(AgentConsumer, "send", closed)
+    await db(services.assign_handoff)(handoff=handoff, agent=agent)  # pushes to both pages
+    await alice.receive_nothing(timeout=0.5)
+    monkeypatch.undo()
+    await alice.disconnect()
+
+    assert await db(viewers.viewer_ids)(conversation) == [second_agent.pk]
+    await bob.disconnect()

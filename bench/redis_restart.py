@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.environment import production_env, use_env  # noqa: E402
 from bench.load import FanOut  # noqa: E402
 from bench.procs import (  # noqa: E402
     APP,
@@ -190,19 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="hitlnext-redis-restart-") as tmp:
             logs = args.logs or Path(tmp)
             logs.mkdir(parents=True, exist_ok=True)
-            env = os.environ | {
-                "DJANGO_SETTINGS_MODULE": "hitlnext_project.settings",
-                "DATABASE_URL": args.database_url,
-                "REDIS_URL": redis.url,
-                "HITLNEXT_REDIS_PREFIX": prefix,
-                "DEBUG": "false",
-                "HTTPS": "false",
-                "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
-                "ALLOWED_HOSTS": "127.0.0.1,localhost",
-                "LOG_LEVEL": "WARNING",
-                "HITLNEXT_VAR_DIR": tmp,
-            }
-            os.environ.update(env)
+            env = production_env(args.database_url, redis.url, tmp, prefix)
+            use_env(env)
             import django
 
             django.setup()

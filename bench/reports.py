@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.environment import production_env, use_env  # noqa: E402
 from bench.plan import ms  # noqa: E402
 
 YEAR = 365 * 86400
@@ -69,19 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def configure(database_url: str, var_dir: str) -> None:
     """Production-like settings for this process (the page renders in it)."""
-    os.environ.pop("REDIS_URL", None)  # nothing here needs Redis: in-memory layer and cache
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "hitlnext_project.settings",
-            "DATABASE_URL": database_url,
-            "DEBUG": "false",
-            "HTTPS": "false",
-            "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
-            "ALLOWED_HOSTS": "testserver",
-            "LOG_LEVEL": "WARNING",
-            "HITLNEXT_VAR_DIR": var_dir,
-        }
-    )
+    # Nothing here needs Redis: the in-memory layer and cache.
+    use_env(production_env(database_url, None, var_dir, None, ALLOWED_HOSTS="testserver"))
     Path(var_dir, "staticfiles").mkdir(exist_ok=True)  # WhiteNoise warns when it is missing
 
 

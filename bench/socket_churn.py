@@ -32,6 +32,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.environment import production_env, use_env  # noqa: E402
 from bench.procs import APP, raise_fd_limit, rss_bytes, start_daphne, wait_ready  # noqa: E402
 
 MIB = 2**20
@@ -201,19 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hitlnext-churn-") as tmp:
         logs = args.logs or Path(tmp)
         logs.mkdir(parents=True, exist_ok=True)
-        env = os.environ | {
-            "DJANGO_SETTINGS_MODULE": "hitlnext_project.settings",
-            "DATABASE_URL": args.database_url,
-            "REDIS_URL": args.redis_url,
-            "HITLNEXT_REDIS_PREFIX": prefix,
-            "DEBUG": "false",
-            "HTTPS": "false",
-            "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "LOG_LEVEL": "WARNING",
-            "HITLNEXT_VAR_DIR": tmp,
-        }
-        os.environ.update(env)
+        env = production_env(args.database_url, args.redis_url, tmp, prefix)
+        use_env(env)
         import django
 
         django.setup()

@@ -23,6 +23,8 @@ PYTHON = VENV / "bin" / "python"
 # pydantic < 2.14, older than ours, so it gets a virtualenv of its own.
 RASA_VENV = ROOT / ".venv-rasa"
 CHROMIUM = Path("/usr/bin/chromium")
+# The WSGI deployment's test (tests/test_deploy_wsgi.py) runs the shipped deploy/nginx.conf.
+NGINX = Path("/usr/sbin/nginx")
 
 
 def say(text: str) -> None:
@@ -72,8 +74,14 @@ def manage(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([str(PYTHON), str(ROOT / "manage.py"), *args], cwd=ROOT, **kwargs)
 
 
+def compile_translations() -> None:
+    """locale/*.po -> .mo with our own compilemessages (pure Python: no GNU gettext)."""
+    manage("compilemessages", "-v", "0", check=True)
+
+
 def run() -> int:
     ensure_venv()
+    compile_translations()
     manage("migrate", "--no-input", "-v", "0", check=True)
     manage("setup_demo", check=True)
     try:
@@ -83,14 +91,22 @@ def run() -> int:
 
 
 def ensure_chromium() -> bool:
-    if CHROMIUM.exists():
+    return ensure_debian_package("chromium", CHROMIUM, "the browser tests")
+
+
+def ensure_nginx() -> bool:
+    return ensure_debian_package("nginx", NGINX, "the WSGI deployment tests")
+
+
+def ensure_debian_package(package: str, path: Path, why: str) -> bool:
+    if path.exists():
         return True
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        say("installing Debian's chromium for the browser tests")
+        say(f"installing Debian's {package} for {why}")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=False)
-    return CHROMIUM.exists()
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], env=env, check=False)
+    return path.exists()
 
 
 def check() -> int:
@@ -112,10 +128,13 @@ def check() -> int:
 def test(extra: list[str]) -> int:
     ensure_venv()
     ensure_rasa_venv()
+    compile_translations()
     if not extra:  # a chosen subset of tests skips the static checks
         code = check()
         if code:
             return code
+    if not ensure_nginx():
+        say("nginx is missing: the WSGI deployment tests will be skipped")
     pytest = [str(PYTHON), "-m", "pytest"]
     # Two runs: sync Playwright leaves an event loop behind that breaks pytest-asyncio tests
     # run after it in the same process ("Cannot run the event loop while another loop is

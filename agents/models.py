@@ -66,6 +66,14 @@ class AgentProfile(models.Model):
     )
     # The tie-break between equally loaded agents: who waited longest for a new handoff.
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # The agent's pages while their tab is hidden (static/hitlnext/js/notifications.js,
+    # new-handoff-alert.js): browser notifications (opt-in: the browser asks permission) of new
+    # handoffs and of messages in their own; the new-handoff chime.
+    browser_notifications = models.BooleanField(default=False)
+    play_sound = models.BooleanField(default=True)
+    # The language of the agent's own pages, one of settings.LANGUAGES (agents/middleware.py);
+    # empty: the browser's (Accept-Language).
+    interface_language = models.CharField(max_length=16, blank=True, default="")
 
     objects = AgentProfileQuerySet.as_manager()
 

@@ -99,12 +99,31 @@ def update_profile(
     last_name: str,
     avatar: UploadedFile | None = None,
     clear_avatar: bool = False,
+    browser_notifications: bool | None = None,
+    play_sound: bool | None = None,
+    interface_language: str | None = None,
 ) -> AgentProfile:
-    """Save the names and avatar the user's side sees; other agents' headers update live."""
+    """Save the names and avatar the user's side sees (other agents' headers update live),
+    and the agent's own alert settings when given."""
     profile = profile_for(agent)
     with transaction.atomic():
         agent.first_name, agent.last_name = first_name.strip(), last_name.strip()
         agent.save(update_fields=["first_name", "last_name"])
+        settings_given = {
+            name: value
+            for name, value in (
+                ("browser_notifications", browser_notifications),
+                ("play_sound", play_sound),
+                ("interface_language", interface_language),
+            )
+            if value is not None
+        }
+        if settings_given:
+            # An UPDATE of these columns only: the presence columns are the switch's and the
+            # worker's, written concurrently.
+            AgentProfile.objects.filter(pk=profile.pk).update(**settings_given)
+            for name, value in settings_given.items():
+                setattr(profile, name, value)
         old_avatar = profile.avatar.name if profile.avatar else ""
         if avatar is not None:
             assert avatar.name, "ProfileForm.clean_avatar names every upload"

@@ -28,6 +28,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.utils.translation import ngettext
 
 from hitlnext_project.shared import ratelimit
 
@@ -71,7 +72,11 @@ def _wait(request: HttpRequest) -> int | None:
 
 def blocked_message(wait: int) -> str:
     minutes = math.ceil(wait / 60)
-    return f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    return ngettext(
+        "Too many failed attempts. Try again in %(minutes)d minute.",
+        "Too many failed attempts. Try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
 def throttle_login(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:

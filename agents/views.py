@@ -6,12 +6,15 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from agents import live
 from agents.forms import ProfileForm
+from agents.models import AgentProfile
 from agents.services import profile_for, set_online, update_profile
 from agents.throttle import ThrottledAuthenticationForm, throttle_login
 from hitlnext_project.shared.http import AuthenticatedHttpRequest
@@ -62,25 +65,45 @@ def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ProfileForm(request.POST, request.FILES)
         if form.is_valid():
+            language_before = agent_profile.interface_language
             agent_profile = update_profile(
                 agent=request.user,
                 first_name=form.cleaned_data["first_name"],
                 last_name=form.cleaned_data["last_name"],
                 avatar=form.cleaned_data["avatar"],
                 clear_avatar=form.cleaned_data["remove_avatar"],
+                browser_notifications=form.cleaned_data["browser_notifications"],
+                play_sound=form.cleaned_data["play_sound"],
+                interface_language=form.cleaned_data["language"] or None,
             )
             if not request.htmx:
                 return redirect("profile")
+            chosen = agent_profile.interface_language
+            if chosen != language_before and chosen != translation.get_language():
+                # Every word of the page changes, its header and scripts' too: reload it.
+                return HttpResponseClientRefresh()
             saved = True
-            form = ProfileForm(initial=_initial(request.user))
+            form = ProfileForm(initial=_initial(request.user, agent_profile))
         else:
             status = 422
     else:
-        form = ProfileForm(initial=_initial(request.user))
+        form = ProfileForm(initial=_initial(request.user, agent_profile))
     template = "agents/profile.html#profile_form" if request.htmx else "agents/profile.html"
-    context = {"form": form, "agent_profile": agent_profile, "saved": saved}
+    context = {
+        "form": form,
+        "agent_profile": agent_profile,
+        "saved": saved,
+        "alert_fields": ("browser_notifications", "play_sound"),
+    }
     return render(request, template, context, status=status)
 
 
-def _initial(user: User) -> dict:
-    return {"first_name": user.first_name, "last_name": user.last_name}
+def _initial(user: User, agent_profile: AgentProfile) -> dict:
+    return {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "browser_notifications": agent_profile.browser_notifications,
+        "play_sound": agent_profile.play_sound,
+        # Until the agent chooses, the select shows the language the page is in: the browser's.
+        "language": agent_profile.interface_language or translation.get_language(),
+    }

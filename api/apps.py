@@ -9,7 +9,8 @@ class ApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from api import idempotency
+        # typing_indicator: imported for its endpoint, POST /typing, kept apart from endpoints.py.
+        from api import idempotency, typing_indicator  # noqa: F401
         from webhooks import worker
 
         worker.register_hourly(idempotency.prune_idempotency_records)

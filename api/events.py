@@ -75,6 +75,30 @@ class HandoffRatedData(HandoffData):
     rating: RatingOut = Field(description="The user's rating of the (resolved) handoff.")
 
 
+ATTACHMENT_EXAMPLE: dict[str, Any] = {
+    "url": "https://hitl.example.com/attachments/31/?s=31%3A1vPq7a%3AhR3c0v1sJk2",
+    "name": "invoice.pdf",
+    "content_type": "application/pdf",
+    "size": 48213,
+}
+
+
+class AttachmentOut(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [ATTACHMENT_EXAMPLE]})
+
+    url: str = Field(
+        description="Where to download the file: a signed link that needs no key and stops "
+        "working HITLNEXT_ATTACHMENT_URL_TTL (default 24 h) after the event was made, so fetch "
+        "it when the event arrives. Absolute when HITLNEXT_PUBLIC_URL is set.",
+        examples=[ATTACHMENT_EXAMPLE["url"]],
+    )
+    name: str = Field(description="The file's name as sent.", examples=["invoice.pdf"])
+    content_type: str = Field(
+        description="Its type, decided from its name by hitlnext.", examples=["application/pdf"]
+    )
+    size: int = Field(description="Its size in bytes.", examples=[48213])
+
+
 OUTBOUND_MESSAGE_EXAMPLE: dict[str, Any] = {
     "id": "msg_982",
     "conversation_id": "th-42",
@@ -83,6 +107,7 @@ OUTBOUND_MESSAGE_EXAMPLE: dict[str, Any] = {
     "author": "agent",
     "agent": AGENT_EXAMPLE,
     "text": "Hello Ada, I am looking at your parcel now.",
+    "attachments": [ATTACHMENT_EXAMPLE],
     "created_at": "2026-03-01T12:01:05Z",
 }
 
@@ -101,8 +126,13 @@ class OutboundMessage(Schema):
     )
     agent: AgentRef | None = Field(description="The agent who wrote it; null for system.")
     text: str = Field(
-        description="What to show the user.",
+        description="What to show the user; may be empty when the message is files only.",
         examples=["Hello Ada, I am looking at your parcel now."],
+    )
+    attachments: list[AttachmentOut] = Field(
+        description="Files the agent attached (none for system messages): deliver each to "
+        "the user, e.g. as the channel's image or document message.",
+        examples=[[ATTACHMENT_EXAMPLE]],
     )
     created_at: DateTime = Field(
         description="When it was written.", examples=["2026-03-01T12:01:05Z"]

@@ -75,7 +75,12 @@ HISTORY_ITEM_EXAMPLE = {
     "text": "Where is my parcel? It should have arrived yesterday.",
     "created_at": "2026-03-01T11:58:00Z",
 }
-PAYLOAD_EXAMPLE = {"type": "image", "url": "https://example.com/parcel.jpg", "name": "parcel.jpg"}
+PAYLOAD_EXAMPLE = {
+    "type": "image",
+    "url": "https://example.com/parcel.jpg",
+    "name": "parcel.jpg",
+    "content_type": "image/jpeg",
+}
 
 
 class HistoryItemIn(_In):
@@ -97,7 +102,10 @@ class HistoryItemIn(_In):
     payload: dict[str, Any] | None = Field(
         None,
         description="A non-text message as the bot's platform gave it (any JSON object); "
-        "agents see a readable summary of it.",
+        'agents see a readable summary of it. `{"type": "image" | "file", "url", '
+        '"name", "content_type", "size"}` shows inline: an image as a thumbnail '
+        "opening the full picture, a file as a download link with its name and size (http and "
+        "https URLs only).",
         examples=[PAYLOAD_EXAMPLE],
     )
     created_at: Timestamp | None = Field(
@@ -226,7 +234,10 @@ class MessageIn(_In):
     payload: dict[str, Any] | None = Field(
         None,
         description="A non-text message as the bot's platform gave it (any JSON object); "
-        "agents see a readable summary of it.",
+        'agents see a readable summary of it. `{"type": "image" | "file", "url", '
+        '"name", "content_type", "size"}` shows inline: an image as a thumbnail '
+        "opening the full picture, a file as a download link with its name and size (http and "
+        "https URLs only).",
         examples=[PAYLOAD_EXAMPLE],
     )
     created_at: Timestamp | None = Field(
@@ -254,6 +265,18 @@ class RatingIn(_In):
         description=f"What the user said about it, at most {RATING_COMMENT_MAX} characters; "
         "optional.",
         examples=["Quick and friendly, thank you!"],
+    )
+
+
+TYPING_EXAMPLE = {"conversation_id": "th-42"}
+
+
+class TypingIn(_In):
+    model_config = _example(TYPING_EXAMPLE)
+
+    conversation_id: Id255 = Field(
+        description="The bot's thread id of a conversation it relayed or handed off.",
+        examples=["th-42"],
     )
 
 

@@ -155,6 +155,7 @@ class FanOut:
         self.expected = 0
         self.arrivals: list[float] = []
         self.all_arrived = asyncio.Event()
+        self.retried = 0  # handshakes dropped by the server and tried again
 
     async def connect(
         self, url: str, *, count: int, headers: list[dict[str, str]] | None = None, hello=None
@@ -163,14 +164,24 @@ class FanOut:
         start = len(self.sockets)
 
         async def one(i: int) -> None:
-            ws = await websockets.connect(
-                url,
-                additional_headers=(headers[i] if headers else None),
-                origin=url.replace("ws://", "http://").split("/ws/")[0],
-                open_timeout=60,
-                ping_interval=None,  # idle means idle: no keep-alive traffic
-                max_queue=None,
-            )
+            # Daphne drops a handshake its application has not accepted within 5 s (a burst
+            # of connections on a busy machine): the page's socket retries, and so does this.
+            for attempt in range(5):
+                try:
+                    ws = await websockets.connect(
+                        url,
+                        additional_headers=(headers[i] if headers else None),
+                        origin=url.replace("ws://", "http://").split("/ws/")[0],
+                        open_timeout=60,
+                        ping_interval=None,  # idle means idle: no keep-alive traffic
+                        max_queue=None,
+                    )
+                    break
+                except (websockets.InvalidMessage, OSError):
+                    if attempt == 4:
+                        raise
+                    self.retried += 1
+                    await asyncio.sleep(1 + attempt)
             if hello is not None:
                 await ws.send(hello)
             self.sockets.append(ws)

@@ -29,7 +29,8 @@ class Plan:
 
     @property
     def ingest_seconds(self) -> float:
-        return 3.0 if self.quick else 8.0
+        # Per target, over its alternating slices (bench/measure_http.py: five targets).
+        return 6.0 if self.quick else 16.0
 
     @property
     def fanout_agents(self) -> list[int]:

@@ -1,4 +1,5 @@
-"""The processes a benchmark runs: Daphne servers on loopback, and py-spy on one of them."""
+"""The processes a benchmark runs: Daphne and gunicorn servers on loopback, and py-spy on one of
+them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ BIN = Path(sys.executable).parent
 
 APP = "hitlnext_project.asgi:application"
 FLOOR = "bench.floor_asgi:application"
+WSGI_APP = "hitlnext_project.wsgi:application"
+WSGI_FLOOR = "bench.floor_wsgi:application"
 
 
 def free_port() -> int:
@@ -79,6 +82,30 @@ def start_daphne(name: str, app: str, *, env: dict[str, str], logs: Path, **extr
     return Server(name=name, port=port, popen=popen, log=log)
 
 
+def start_gunicorn(
+    name: str, app: str, *, env: dict[str, str], logs: Path, workers: int, threads: int, **extra
+) -> Server:
+    """gunicorn with the shipped settings (deploy/gunicorn.conf.py: gthread workers, the
+    database pool sized to the threads), on a loopback port instead of the unix socket."""
+    port = free_port()
+    log = logs / f"{name}.log"
+    server_env = env | {
+        "HITLNEXT_HTTP_WORKERS": str(workers),
+        "HITLNEXT_HTTP_THREADS": str(threads),
+    }
+    server_env |= {k: str(v) for k, v in extra.items()}
+    with log.open("wb") as out:
+        popen = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", str(BASE_DIR / "deploy" / "gunicorn.conf.py")]
+            + ["--bind", f"127.0.0.1:{port}", app],
+            cwd=BASE_DIR,
+            env=server_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return Server(name=name, port=port, popen=popen, log=log)
+
+
 def start_worker(name: str, *, env: dict[str, str], logs: Path, seconds: float = 60) -> Server:
     """`manage.py run_worker` (webhooks, timers, the routing sweep), once it has started.
     A Server without a port: only its process, log and stop() are used."""
@@ -121,7 +148,7 @@ def wait_ready(servers: list[Server], *, path: str = "/healthz", seconds: float 
 class Profiler:
     """py-spy sampling one process while a measurement runs; writes collapsed stacks."""
 
-    def __init__(self, pid: int, out: Path) -> None:
+    def __init__(self, pid: int, out: Path, *, subprocesses: bool = False) -> None:
         self.out = out
         self.popen = subprocess.Popen(
             [
@@ -129,6 +156,7 @@ class Profiler:
                 "record",
                 "--pid",
                 str(pid),
+                *(["--subprocesses"] if subprocesses else []),  # a gunicorn master's workers
                 "--format",
                 "raw",
                 "--rate",
@@ -210,3 +238,17 @@ def raise_fd_limit(wanted: int = 8192) -> None:
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+def restart_daphne(server: Server, app: str, *, env: dict[str, str]) -> Server:
+    """`server` started again on its port (as its service manager would after a crash), its
+    log appended to."""
+    with server.log.open("ab") as out:
+        popen = subprocess.Popen(
+            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(server.port), app],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return Server(name=server.name, port=server.port, popen=popen, log=server.log)

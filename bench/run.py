@@ -3,8 +3,9 @@
     .venv/bin/python bench/run.py [--quick] [--only ingest,fanout,memory,inbox] [--profile DIR]
 
 It recreates its own PostgreSQL database (default hitlnext_bench), uses a Redis prefix of its
-own, starts Daphne processes on 127.0.0.1, runs bounded loads against them only, stops them,
-and prints the table. Every floor is measured in the same run, on the same machine state.
+own, starts Daphne (and, for ingest, gunicorn) processes on 127.0.0.1, runs bounded loads
+against them only, stops them, and prints the table. Every floor is measured in the same run,
+on the same machine state.
 """
 
 from __future__ import annotations
@@ -19,15 +20,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measure_http import inbox_alias, measure_inbox, measure_ingest  # noqa: E402
+from bench.environment import production_env  # noqa: E402
+from bench.measure_http import (  # noqa: E402
+    GUNICORN_THREADS,
+    GUNICORN_WORKERS,
+    inbox_alias,
+    measure_inbox,
+    measure_ingest,
+    prepare_ingest,
+)
 from bench.measure_ws import measure_fanout, measure_memory  # noqa: E402
 from bench.plan import SECTIONS, Plan, Row, table  # noqa: E402
 from bench.procs import (  # noqa: E402
     APP,
     FLOOR,
+    WSGI_APP,
+    WSGI_FLOOR,
     Server,
     raise_fd_limit,
     start_daphne,
+    start_gunicorn,
     summarize_profile,
     wait_ready,
 )
@@ -37,22 +49,15 @@ from bench.procs import (  # noqa: E402
 
 def configure(args: argparse.Namespace) -> dict[str, str]:
     """Environment for this process and every server it starts (production-like settings)."""
-    prefix = f"hxbench-{uuid.uuid4().hex[:10]}"
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "hitlnext_project.settings",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "HITLNEXT_REDIS_PREFIX": prefix,
-        "DEBUG": "false",
-        "HTTPS": "false",
-        "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "HITLNEXT_VAR_DIR": args.var_dir,
+    env = production_env(
+        args.database_url,
+        args.redis_url,
+        args.var_dir,
+        f"hxbench-{uuid.uuid4().hex[:10]}",
         # The abuse limit (600/m per bot by default) would turn a load test into 429s; a huge
         # one keeps its cost (a counter in Redis per request) without refusing anything.
-        "HITLNEXT_API_RATE_LIMIT": "100000000/m",
-    }
+        HITLNEXT_API_RATE_LIMIT="100000000/m",
+    )
     os.environ.update(env)
     return env
 
@@ -135,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         agents = fixtures.create_agents(max(plan.idle_sockets, max(plan.fanout_agents)))
         for k in range(10):
             fixtures.open_handoff(bot, f"ingest-c-{k}")
+        prepare_ingest(bot)
         fan_handoff = fixtures.open_handoff(bot, "fanout-c")
         if "inbox" in args.only:
             for size, url in inbox_urls.items():
@@ -156,13 +162,41 @@ def main(argv: list[str] | None = None) -> int:
         servers: list[Server] = []
         try:
             if {"ingest", "fanout", "inbox"} & set(args.only):
-                app = [start_daphne(f"app-{n}", APP, env=env, logs=logs) for n in (1, 2)]
-                floor = [start_daphne(f"floor-{n}", FLOOR, env=env, logs=logs) for n in (1, 2)]
+                app = [start_daphne("app-1", APP, env=env, logs=logs)]
+                floor = [start_daphne("floor-1", FLOOR, env=env, logs=logs)]
                 servers = app + floor
+                if "ingest" in args.only:
+                    # The scale-out deployment's HTTP, and its floors on the same settings.
+                    wsgi = [
+                        start_gunicorn(
+                            name,
+                            wsgi_app,
+                            env=env,
+                            logs=logs,
+                            workers=GUNICORN_WORKERS,
+                            threads=GUNICORN_THREADS,
+                            BENCH_BOT_ID=bot.pk,
+                        )
+                        for name, wsgi_app in (
+                            ("gunicorn-app", WSGI_APP),
+                            ("gunicorn-floor", WSGI_FLOOR),
+                        )
+                    ]
+                    servers += wsgi
                 wait_ready(servers)
                 if "ingest" in args.only:
                     print("ingest...", flush=True)
-                    rows += measure_ingest(plan, app, floor, api_key, args.profile)
+                    rows += measure_ingest(
+                        plan,
+                        daphne=app[0],
+                        daphne_floor=floor[0],
+                        gunicorn=wsgi[0],
+                        gunicorn_floor=wsgi[1],
+                        api_key=api_key,
+                        profile=args.profile,
+                    )
+                    for server in wsgi:
+                        server.stop()
                 if "inbox" in args.only:
                     print("inbox...", flush=True)
                     inbox = {
@@ -202,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(
             f"hitlnext benchmarks ({'quick' if args.quick else 'full'} run, {elapsed:.0f} s, "
-            f"{os.cpu_count()} CPUs, PostgreSQL + Redis, Daphne on 127.0.0.1)"
+            f"{os.cpu_count()} CPUs, PostgreSQL + Redis, Daphne and gunicorn on 127.0.0.1)"
         )
         print()
         print(table(rows))

@@ -155,3 +155,24 @@ class Note(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class Attachment(models.Model):
+    """A file an agent or a web chat visitor sent with a message, kept in the "attachments"
+    storage (settings.STORAGES) under a random name; served only through the access-checked
+    view (conversations/attachments.py says how)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    storage_name = models.CharField(max_length=255, unique=True, editable=False)
+    # What the sender called it (sanitised, shortened) and what we decided it is (from its
+    # extension, never from the sender's word).
+    name = models.CharField(max_length=150)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -11,6 +11,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from conversations import signals
+from conversations.attachments import message_files
 from conversations.models import Bot, Conversation, EndUser, Message
 from hitlnext_project.shared.push import announce
 
@@ -38,13 +39,13 @@ def ensure_conversation(
     assert transaction.get_connection().in_atomic_block
     # The common case, a known conversation: one locked read, joined to its user. Only the
     # conversation row is locked (requests about it take turns), not its user's or bot's.
-    conversation = (
+    found = (
         Conversation.objects.select_for_update(of=("self",))
         .select_related("end_user")
         .annotate(**(annotations or {}))
-        .filter(bot=bot, external_id=conversation_id)
-        .first()
+        .filter(bot=bot, external_id=conversation_id)[:1]  # unique: no ORDER BY (first())
     )
+    conversation = next(iter(found), None)
     if conversation is not None and conversation.end_user.external_id == user_id:
         end_user, user_created = conversation.end_user, False
     else:
@@ -116,7 +117,13 @@ def describe_payload(payload: dict) -> str:
     """A readable one-line summary of a non-text message (image, card, choice, file...)."""
     if not isinstance(payload, dict) or not payload:
         return ""
+    files = message_files(payload)
+    if files:  # files an agent or a web chat visitor sent
+        return " ".join(f"📎 {f.get('name') or 'file'}" for f in files)
     kind = str(payload.get("type") or "message")
+    name = payload.get("name")
+    if kind in ("image", "file") and isinstance(name, str) and name:
+        return f"📎 {name}"
     for key in ("title", "text", "caption", "name", "url", "image", "file"):
         value = payload.get(key)
         if isinstance(value, str) and value:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 
+from django.utils.formats import number_format
+from django.utils.translation import gettext
+
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 # The longest text of each kind, in characters.
@@ -26,14 +29,19 @@ RELAYED_MESSAGE_MAX = 256 * 1024
 def check_storable(text: str) -> str:
     """Return the text, or raise ValueError naming the problem."""
     if UNSTORABLE.search(text):
-        raise ValueError("The text contains characters that cannot be stored (NUL or similar).")
+        raise ValueError(
+            gettext("The text contains characters that cannot be stored (NUL or similar).")
+        )
     return text
 
 
 def check_length(text: str, *, limit: int, what: str) -> str:
     """Return the text, or raise ValueError saying how long `what` may be."""
     if len(text) > limit:
-        raise ValueError(f"{what} holds at most {limit:,} characters.")
+        raise ValueError(
+            gettext("%(what)s holds at most %(limit)s characters.")
+            % {"what": what, "limit": number_format(limit, force_grouping=True)}
+        )
     return text
 
 

@@ -40,7 +40,18 @@ def _application():
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup, django_db_blocker):
     from daphne.testing import DaphneProcess
+    from django.conf import settings
+    from django.core.management import call_command
     from django.db import connections
+
+    # The translations the server reads (README "Languages"), as `dev.py test` makes them.
+    call_command("compilemessages", verbosity=0)
+    # Every browser test's visitor comes from 127.0.0.1: the web chat's per-address budgets,
+    # meant for one person, would run out within a session of them (their own tests are in
+    # tests/test_webchat_limits.py). The forked server inherits these.
+    settings.HITLNEXT_WEBCHAT_NEW_VISITORS_PER_IP = (10_000, 3600)
+    settings.HITLNEXT_WEBCHAT_HANDOFFS_PER_IP = (10_000, 3600)
+    settings.HITLNEXT_WEBCHAT_MESSAGES_PER_IP = (10_000, 60)
 
     # No setup hook: the forked child inherits settings in which pytest-django already named
     # the test database (channels' set_database_connection would prefix it a second time

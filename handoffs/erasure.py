@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from agents.services import require_online
+from conversations.attachments import remove_files_with
 from conversations.models import Conversation, Message
 from handoffs import live
 from handoffs.errors import (
@@ -40,6 +41,7 @@ def delete_conversation_messages(
         active = conversation.handoffs.filter(status__in=Handoff.ACTIVE).first()
         if active is not None:
             raise ConversationStillActive(active.pk)
+        remove_files_with(conversation.messages.all())
         _, deleted = conversation.messages.all().delete()
         count = deleted.get(Message._meta.label, 0)
         # The inbox keeps a copy of the last user message; it goes with the messages.

@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext, pgettext_lazy
+
 from agents.errors import AgentOffline
+
+# The words of "Handoff #5 is <status>: it cannot be <action>." in the agent's language. The
+# message is made where it is raised: the request's language (the bot API's is English).
+_STATUS_WORDS = {
+    "pending": pgettext_lazy("a handoff is …", "pending"),
+    "assigned": pgettext_lazy("a handoff is …", "assigned"),
+    "resolved": pgettext_lazy("a handoff is …", "resolved"),
+    "rejected": pgettext_lazy("a handoff is …", "rejected"),
+    "expired": pgettext_lazy("a handoff is …", "expired"),
+}
+_ACTION_WORDS = {
+    "assigned": pgettext_lazy("a handoff cannot be …", "assigned"),
+    "resolved": pgettext_lazy("a handoff cannot be …", "resolved"),
+    "rejected": pgettext_lazy("a handoff cannot be …", "rejected"),
+    "requeued": pgettext_lazy("a handoff cannot be …", "requeued"),
+    "transferred": pgettext_lazy("a handoff cannot be …", "transferred"),
+    "written to": pgettext_lazy("a handoff cannot be …", "written to"),
+    "rated": pgettext_lazy("a handoff cannot be …", "rated"),
+}
 
 
 class HandoffError(Exception):
@@ -14,7 +35,14 @@ class IllegalTransition(HandoffError):
         self.handoff_id = handoff_id
         self.status = status
         self.action = action
-        super().__init__(f"Handoff #{handoff_id} is {status}: it cannot be {action}.")
+        super().__init__(
+            gettext("Handoff #%(id)s is %(status)s: it cannot be %(action)s.")
+            % {
+                "id": handoff_id,
+                "status": _STATUS_WORDS.get(status, status),
+                "action": _ACTION_WORDS.get(action, action),
+            }
+        )
 
 
 class AlreadyAssigned(IllegalTransition):
@@ -23,18 +51,21 @@ class AlreadyAssigned(IllegalTransition):
     def __init__(self, handoff_id: int, agent_name: str) -> None:
         self.agent_name = agent_name
         super().__init__(handoff_id, "assigned", "assigned")
-        self.args = (f"{agent_name} already took handoff #{handoff_id}.",)
+        self.args = (
+            gettext("%(name)s already took handoff #%(id)s.")
+            % {"name": agent_name, "id": handoff_id},
+        )
 
 
 class NotYourHandoff(HandoffError):
     def __init__(self, handoff_id: int) -> None:
-        super().__init__(f"Handoff #{handoff_id} is not assigned to you.")
+        super().__init__(gettext("Handoff #%(id)s is not assigned to you.") % {"id": handoff_id})
 
 
 class UnknownLabel(HandoffError):
     def __init__(self, names: list[str]) -> None:
         self.names = names
-        super().__init__("Unknown label: " + ", ".join(names))
+        super().__init__(gettext("Unknown label: %(names)s") % {"names": ", ".join(names)})
 
 
 class ConversationDeletionRefused(HandoffError):
@@ -44,7 +75,7 @@ class ConversationDeletionRefused(HandoffError):
 class ConversationDeletionDisabled(ConversationDeletionRefused):
     def __init__(self) -> None:
         super().__init__(
-            "Conversation deletion is turned off (HITLNEXT_ENABLE_CONVERSATION_DELETION)."
+            gettext("Conversation deletion is turned off (HITLNEXT_ENABLE_CONVERSATION_DELETION).")
         )
 
 
@@ -52,7 +83,8 @@ class ConversationStillActive(ConversationDeletionRefused):
     def __init__(self, handoff_id: int) -> None:
         self.handoff_id = handoff_id
         super().__init__(
-            f"Handoff #{handoff_id} is still open: resolve it before deleting the conversation."
+            gettext("Handoff #%(id)s is still open: resolve it before deleting the conversation.")
+            % {"id": handoff_id}
         )
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 
 from handoffs import queue_place
 from handoffs.models import Handoff, HandoffRead, Label
@@ -26,12 +27,12 @@ PAGE_SIZE = 25
 
 # (query value, checkbox label) in display order: the accessible names of the filters.
 STATUS_FILTERS = [
-    ("unassigned", "Unassigned"),
-    ("mine", "Assigned to me"),
-    ("others", "Assigned to others"),
-    ("resolved", "Resolved"),
-    ("rejected", "Rejected"),
-    ("expired", "Expired"),
+    ("unassigned", _("Unassigned")),
+    ("mine", _("Assigned to me")),
+    ("others", _("Assigned to others")),
+    ("resolved", _("Resolved")),
+    ("rejected", _("Rejected")),
+    ("expired", _("Expired")),
 ]
 DEFAULT_STATUSES = ("unassigned", "mine")
 # "queue": the order the queue is served in (priority, then oldest first).

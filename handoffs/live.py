@@ -4,7 +4,8 @@ they listen to what the services announce (handoffs.signals, conversations.signa
 Each function renders its fragment once and sends it to the relevant group; consumers only
 forward the HTML. A push is a nudge: pages re-sync from the database on (re)connect.
 
-Groups (joined by handoffs.consumers.AgentConsumer): "inbox" (every agent page),
+Groups (joined by handoffs.consumers.AgentConsumer): the inbox groups of
+handoffs.inbox_groups (an item goes only to the pages whose filter can show it),
 "conversation.<conversation id>" (pages showing that conversation), plus the presence groups
 of agents.live. Fragments are rendered without a viewer; what differs per agent ("You", which
 filter an item belongs to, who may write) is settled in the page (static/hitlnext/js).
@@ -12,6 +13,8 @@ filter an item belongs to, who may write) is settled in the page (static/hitlnex
 
 from __future__ import annotations
 
+import itertools
+import os
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -22,21 +25,24 @@ from agents.live import agent_group
 from conversations.models import Conversation, Message, Note
 from handoffs import queue_place
 from handoffs.contact import handoff_parts, user_details
+from handoffs.inbox_groups import item_groups
 from handoffs.models import Handoff
 from handoffs.naming import display_user_name
 from handoffs.ratings import conversation_ratings
-from hitlnext_project.shared.push import best_effort, send_to_group
+from hitlnext_project.shared.push import best_effort, send_event, send_to_group
 
-INBOX_GROUP = "inbox"
+# Ids of inbox pushes: a socket in several of an item's groups forwards the push once.
+_push_ids = itertools.count()
+_PROCESS = f"{os.getpid():x}"
 
 
 def conversation_group(conversation_id: int) -> str:
     return f"conversation.{conversation_id}"
 
 
-def handoff_changed(handoff_id: int, **_: Any) -> None:
+def handoff_changed(handoff_id: int, previous_agent_id: int | None = None, **_: Any) -> None:
     """An inbox item appeared or changed (status, assignee, labels, last message)."""
-    _push_handoff(handoff_id)
+    _push_handoff(handoff_id, changed_state=True, previous_agent_id=previous_agent_id)
     _push_contact_handoff(handoff_id)
 
 
@@ -92,6 +98,18 @@ def handoff_transferred(handoff_id: int, *, to_agent_id: int, by_name: str) -> N
     send_to_group(agent_group(to_agent_id), notice)
 
 
+@best_effort
+def user_typing(conversation_id: int) -> None:
+    """The user is typing (the web chat visitor, or a bot's POST /api/v1/typing): the pages
+    showing the conversation show "typing…" for a few seconds (static/hitlnext/js/typing.js).
+    Callers throttle; nothing is stored."""
+    html = render_to_string(
+        "handoffs/conversation.html#typing",
+        {"conversation_id": conversation_id, "typing": True, "oob": True},
+    )
+    send_to_group(conversation_group(conversation_id), html)
+
+
 def conversation_deleted(conversation_id: int) -> None:
     """A conversation's messages were deleted: its watchers reload the panel."""
     send_to_group(
@@ -117,22 +135,39 @@ def _load_for_item(handoff_id: int, *, with_position: bool = False) -> Handoff |
     return handoff
 
 
+def send_inbox_item(handoff: Handoff, groups: list[str]) -> None:
+    """The item, rendered once, to each group; sockets in several forward it once, and
+    forward a burst of pushes of one item as its first and its latest (consumers)."""
+    html = render_to_string("handoffs/inbox_list.html#item", {"handoff": handoff})
+    event = {
+        "type": "push.html",
+        "html": html,
+        "item": handoff.pk,
+        "push": f"{_PROCESS}.{next(_push_ids)}",
+    }
+    for group in groups:
+        send_event(group, event)
+
+
 @best_effort
 def _push_inbox_item(handoff_id: int) -> None:
     handoff = _load_for_item(handoff_id)
     if handoff is not None:
-        send_to_group(
-            INBOX_GROUP, render_to_string("handoffs/inbox_list.html#item", {"handoff": handoff})
-        )
+        send_inbox_item(handoff, item_groups(handoff, changed_state=False))
 
 
 @best_effort
-def _push_handoff(handoff_id: int) -> None:
+def _push_handoff(
+    handoff_id: int, *, changed_state: bool, previous_agent_id: int | None = None
+) -> None:
     handoff = _load_for_item(handoff_id, with_position=True)
     if handoff is None:
         return
     context = {"handoff": handoff}
-    send_to_group(INBOX_GROUP, render_to_string("handoffs/inbox_list.html#item", context))
+    send_inbox_item(
+        handoff,
+        item_groups(handoff, changed_state=changed_state, previous_agent_ids=[previous_agent_id]),
+    )
     send_to_group(
         conversation_group(handoff.conversation_id),
         render_to_string("handoffs/conversation.html#head", context),
@@ -229,4 +264,5 @@ def _push_contact(conversation_id: int, *, name_changed: bool) -> None:
         conversation_id__in=conversation_ids, status__in=Handoff.ACTIVE
     ).values_list("pk", flat=True)
     for handoff_id in active:
-        _push_handoff(handoff_id)  # the name shown in the inbox item and the panel's head
+        # The name shown in the inbox item and the panel's head; the state did not change.
+        _push_handoff(handoff_id, changed_state=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -11,8 +12,15 @@ from django.db import transaction
 from django.db.models import DateTimeField, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.services import require_online
+from conversations.attachments import (
+    StoredFile,
+    attach_files,
+    clean_external_payload,
+    discard_files,
+)
 from conversations.models import Bot, Conversation, Message, Note
 from conversations.services import ensure_conversation, preview
 from conversations.text import (
@@ -57,11 +65,47 @@ def relay_message(
     text: str,
     payload: dict | None = None,
     created_at: datetime | None = None,
+    files: Sequence[StoredFile] = (),
 ) -> RelayResult:
     """Store one message the bot saw (the user's or its own) and show it to agents.
 
-    Idempotent on the bot's message id: sending it again stores nothing twice.
+    Idempotent on the bot's message id: sending it again stores nothing twice. `files`: what
+    the user attached (the web chat), already in storage; removed again if not kept.
     """
+    try:
+        result = _relay_message(
+            bot=bot,
+            conversation_id=conversation_id,
+            user_id=user_id,
+            channel=channel,
+            external_id=external_id,
+            direction=direction,
+            text=text,
+            payload=clean_external_payload(payload),
+            created_at=created_at,
+            files=files,
+        )
+    except BaseException:
+        discard_files(files)
+        raise
+    if not result.created:
+        discard_files(files)
+    return result
+
+
+def _relay_message(
+    *,
+    bot: Bot,
+    conversation_id: str,
+    user_id: str,
+    channel: str,
+    external_id: str,
+    direction: str,
+    text: str,
+    payload: dict,
+    created_at: datetime | None,
+    files: Sequence[StoredFile],
+) -> RelayResult:
     check_length(check_storable(text), limit=RELAYED_MESSAGE_MAX, what="A relayed message")
     with transaction.atomic():
         conversation = ensure_conversation(
@@ -102,9 +146,10 @@ def relay_message(
             external_id=external_id,
             direction=direction,
             text=text,
-            payload=payload or {},
+            payload=payload,
             created_at=created_at or timezone.now(),
         )
+        attach_files(message, files)
         now = timezone.now()
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
         if active is not None and direction == Message.Direction.INCOMING:
@@ -125,10 +170,40 @@ def relay_message(
     return RelayResult(message=message, created=True, handoff=active)
 
 
-def send_agent_message(*, handoff: Handoff, agent: User, text: str) -> Message:
-    text = clean_typed_text(
-        text, limit=AGENT_MESSAGE_MAX, what="A message", empty="Write a message first."
-    )
+def check_can_write(*, handoff: Handoff, agent: User) -> None:
+    """The refusals send_agent_message would give, checked before files are stored for it
+    (it checks again, under its locks)."""
+    require_online(agent)
+    if handoff.status != Status.ASSIGNED:
+        raise IllegalTransition(handoff.pk, handoff.status, "written to")
+    if handoff.agent_id != agent.pk:
+        raise NotYourHandoff(handoff.pk)
+
+
+def send_agent_message(
+    *, handoff: Handoff, agent: User, text: str, files: Sequence[StoredFile] = ()
+) -> Message:
+    """The assignee writes to the user: text, files already in storage (removed again when
+    the message is refused), or both."""
+    try:
+        return _send_agent_message(handoff=handoff, agent=agent, text=text, files=files)
+    except BaseException:
+        discard_files(files)
+        raise
+
+
+def _send_agent_message(
+    *, handoff: Handoff, agent: User, text: str, files: Sequence[StoredFile]
+) -> Message:
+    if files and not text.strip():
+        text = ""
+    else:
+        text = clean_typed_text(
+            text,
+            limit=AGENT_MESSAGE_MAX,
+            what=gettext("A message"),
+            empty=gettext("Write a message first."),
+        )
     require_online(agent)
     with transaction.atomic():
         lock_conversation(handoff.conversation_id)
@@ -140,7 +215,7 @@ def send_agent_message(*, handoff: Handoff, agent: User, text: str) -> Message:
             raise NotYourHandoff(current.pk)
         handoff = load_handoff(current.pk)
         message = add_outbound_message(
-            handoff, direction=Message.Direction.AGENT, text=text, author=agent
+            handoff, direction=Message.Direction.AGENT, text=text, author=agent, files=files
         )
         Handoff.objects.filter(pk=handoff.pk).update(
             last_activity_at=message.created_at, awaiting_reply_since=None
@@ -150,7 +225,9 @@ def send_agent_message(*, handoff: Handoff, agent: User, text: str) -> Message:
 
 def add_note(*, handoff: Handoff, author: User, text: str) -> Note:
     """A note on the handoff's conversation; later handoffs of it show it too."""
-    text = clean_typed_text(text, limit=NOTE_MAX, what="A note", empty="Write a note first.")
+    text = clean_typed_text(
+        text, limit=NOTE_MAX, what=gettext("A note"), empty=gettext("Write a note first.")
+    )
     require_online(author)
     with transaction.atomic():
         note = Note.objects.create(

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Label(models.Model):
@@ -21,11 +22,11 @@ class Label(models.Model):
 
 class Handoff(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ASSIGNED = "assigned", "Assigned"
-        RESOLVED = "resolved", "Resolved"
-        REJECTED = "rejected", "Rejected"
-        EXPIRED = "expired", "Expired"
+        PENDING = "pending", _("Pending")
+        ASSIGNED = "assigned", _("Assigned")
+        RESOLVED = "resolved", _("Resolved")
+        REJECTED = "rejected", _("Rejected")
+        EXPIRED = "expired", _("Expired")
 
     class Priority(models.TextChoices):
         NORMAL = "normal", "Normal"
@@ -124,8 +125,8 @@ class Rating(models.Model):
     by the web chat visitor or sent by the bot (handoffs.ratings.rate_handoff)."""
 
     class Source(models.TextChoices):
-        WEBCHAT = "webchat", "Web chat"
-        BOT = "bot", "Bot"
+        WEBCHAT = "webchat", _("Web chat")
+        BOT = "bot", _("Bot")
 
     SCORES = range(1, 6)
     COMMENT_MAX_LENGTH = 1000

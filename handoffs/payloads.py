@@ -4,6 +4,7 @@ added, never renamed or removed."""
 from __future__ import annotations
 
 from agents.models import display_name
+from conversations.attachments import message_files, signed_path
 from conversations.models import Message
 from handoffs.models import Handoff, Rating
 from handoffs.queue_place import place_of
@@ -53,8 +54,23 @@ def message_json(message: Message) -> dict:
         "author": "agent" if message.direction == Message.Direction.AGENT else "system",
         "agent": agent_json(message.author),
         "text": message.text,
+        "attachments": attachments_json(message),
         "created_at": isoformat(message.created_at),
     }
+
+
+def attachments_json(message: Message) -> list[dict]:
+    """The message's files, each with a signed link that works without a login until
+    HITLNEXT_ATTACHMENT_URL_TTL has passed (absolute with HITLNEXT_PUBLIC_URL)."""
+    return [
+        {
+            "url": absolute_url(signed_path(item["id"])),
+            "name": item.get("name", ""),
+            "content_type": item.get("content_type", "application/octet-stream"),
+            "size": item.get("size", 0),
+        }
+        for item in message_files(message.payload)
+    ]
 
 
 def rating_json(rating: Rating) -> dict:

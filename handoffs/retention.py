@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
+from conversations.attachments import remove_files_with
 from conversations.models import Conversation, EndUser, Message
 from handoffs.models import Handoff
 from webhooks.events import isoformat
@@ -56,8 +57,9 @@ def purge_messages(*, plan: PurgePlan) -> int:
                 continue
             if conversation.last_message_at and conversation.last_message_at >= plan.cutoff:
                 continue
-            count, _ = conversation.messages.all().delete()
-            deleted += count
+            remove_files_with(conversation.messages.all())
+            _, per_model = conversation.messages.all().delete()
+            deleted += per_model.get(Message._meta.label, 0)  # not their attachments' rows
             conversation.handoffs.update(last_user_message="")
     return deleted
 

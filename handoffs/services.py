@@ -19,10 +19,12 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from agents.models import AgentProfile, display_name
 from agents.roles import is_supervisor
 from agents.services import require_online
+from conversations.attachments import clean_external_payload
 from conversations.models import Bot, Conversation, Message
 from conversations.services import ensure_conversation, preview
 from handoffs import live
@@ -131,7 +133,7 @@ def _import_history(conversation: Conversation, history: Iterable[dict]) -> None
                 external_id=external_id,
                 direction=item["direction"],
                 text=item.get("text") or "",
-                payload=item.get("payload") or {},
+                payload=clean_external_payload(item.get("payload")),
                 created_at=item.get("created_at") or timezone.now(),
             )
         )
@@ -211,6 +213,7 @@ def _report_assignment(
         language=handoff.language,
         bot=handoff.bot,
         agent_name=display_name(agent),
+        handoff=handoff,
     )
     if text:
         add_outbound_message(handoff, direction=Message.Direction.SYSTEM, text=text)
@@ -284,14 +287,16 @@ def transfer_handoff(*, handoff: Handoff, by: User, to: User | None) -> Handoff:
             return requeued
         if to.pk == current.agent_id:
             raise TransferRefused(
-                f"Handoff #{current.pk} is already with {display_name(current.agent)}."
+                gettext("Handoff #%(id)s is already with %(name)s.")
+                % {"id": current.pk, "name": display_name(current.agent)}
             )
         # The new agent's profile lock, as every assignment takes it (after the conversation's):
         # auto-assignment counting their open handoffs waits for this transfer.
         profile = _lock_agent(to)
         if profile is None or not profile.online or not to.is_active:
             raise TransferRefused(
-                f"{display_name(to)} is offline: transfer to an online agent, or back to the queue."
+                gettext("%(name)s is offline: transfer to an online agent, or back to the queue.")
+                % {"name": display_name(to)}
             )
         now = timezone.now()
         Handoff.objects.filter(pk=current.pk, status=Status.ASSIGNED, agent=current.agent).update(

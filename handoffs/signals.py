@@ -8,6 +8,9 @@ reports) listen, as does this app's own live module for the agents' pages.
   the row just committed (conversation and user loaded) when the sender has it, else None;
   `webchat` says whether it belongs to the web chat bot, or None when not known.
 - handoff_rated(handoff_id, rating_id): the user rated a resolved handoff (handoffs.ratings).
+- agent_typing(conversation_id, agent_id, user_id, webchat): the assignee is typing in the
+  conversation's composer (handoffs.typing; throttled, never stored). `user_id` is the end
+  user's id as the bot gave it, `webchat` whether the conversation is the web chat bot's.
 """
 
 from __future__ import annotations
@@ -17,3 +20,4 @@ from django.dispatch import Signal
 handoff_changed = Signal()
 message_added = Signal()
 handoff_rated = Signal()
+agent_typing = Signal()

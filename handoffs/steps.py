@@ -5,12 +5,13 @@ after commit (handoffs.signals).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import partial
 
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from conversations.attachments import StoredFile, attach_files
 from conversations.models import Bot, Conversation, Message
 from handoffs import signals
 from handoffs.errors import (
@@ -92,7 +93,12 @@ def record_handoff_event(handoff: Handoff, type: str, **extra: object) -> None:
 
 
 def add_outbound_message(
-    handoff: Handoff, *, direction: str, text: str, author: User | None = None
+    handoff: Handoff,
+    *,
+    direction: str,
+    text: str,
+    author: User | None = None,
+    files: Sequence[StoredFile] = (),
 ) -> Message:
     """A message for the user (agent or system): stored, then sent as message.created."""
     message = Message.objects.create(
@@ -102,6 +108,7 @@ def add_outbound_message(
         author=author,
         text=text,
     )
+    attach_files(message, files)
     Conversation.objects.filter(pk=handoff.conversation_id).update(
         last_message_at=message.created_at
     )
@@ -122,7 +129,8 @@ def system_message_text(
     with its placeholders filled (handoffs.templating.fill_system_message).
 
     {{queuePosition}} and {{estimatedWait}} ("about 3 minutes", in the user's language) are
-    the place of `handoff` in the queue while it is pending; empty otherwise.
+    the place of `handoff` in the queue while it is pending; empty otherwise. {{fullName}}
+    and {{user.<variable>}} are its user's.
     """
     texts = dict(
         SystemMessage.objects.filter(
@@ -139,7 +147,14 @@ def system_message_text(
                 if place is not None:
                     values["queuePosition"] = str(place.position)
                     values["estimatedWait"] = wait_words(place.estimated_wait_seconds, language)
-            return fill_system_message(text, values)
+            # {{fullName}}, {{user.<variable>}}: read only when the text has one.
+            user_wanted = handoff is not None and any(
+                name == "fullName" or name.startswith("user.") for name in wanted
+            )
+            end_user = (
+                handoff.conversation.end_user if handoff is not None and user_wanted else None
+            )
+            return fill_system_message(text, values, end_user=end_user)
     return ""
 
 

@@ -6,6 +6,7 @@ decided by the services (online, assignee), whose refusals become a visible mess
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -13,9 +14,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
+from conversations.attachments import AttachmentError, limit_uploads, store_uploads
 from handoffs import messaging, services
 from handoffs.contact import contact_context
 from handoffs.errors import REFUSALS, AgentOffline, HandoffError, NotYourHandoff
@@ -150,14 +153,49 @@ def resolve(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     return panel_response(request, handoff)
 
 
+@csrf_exempt  # checked by _send, once the upload guard is in place (Django's documented way)
 @login_required
 @require_POST
 def send(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
-    """The composer. The htmx answer is the new message, out of band (the composer stays)."""
+    """The composer: text, attached files, or both. The htmx answer is the new message, out of
+    band (the composer stays); a refused file is shown in the composer (422)."""
+    # Before anything reads the body: each file is counted as it is read, and one past
+    # HITLNEXT_ATTACHMENT_MAX_BYTES stops the upload (nothing past it is kept).
+    guard = limit_uploads(request)
+    announced_too_large = guard.refusal()
+    if announced_too_large:  # refused unread: changes nothing, so no CSRF check is needed
+        return attach_refusal(
+            request, get_handoff_for_agent(request, handoff_id), announced_too_large
+        )
+    return _send(request, handoff_id, guard_refusal=guard.refusal)
+
+
+@csrf_protect
+def _send(
+    request: AuthenticatedHttpRequest,
+    handoff_id: int,
+    *,
+    guard_refusal: Callable[[], str | None],
+) -> HttpResponse:
     handoff = get_handoff_for_agent(request, handoff_id)
+    uploads = request.FILES.getlist("files")  # reads the body, through the guard
+    too_large = guard_refusal()
+    if too_large:
+        return attach_refusal(request, handoff, too_large)
+    text = request.POST.get("text", "")
+    files = []
+    if uploads:
+        try:
+            # The agent must be able to send at all before anything is stored.
+            messaging.check_can_write(handoff=handoff, agent=request.user)
+            files = store_uploads(uploads)
+        except AttachmentError as error:
+            return attach_refusal(request, handoff, str(error))
+        except REFUSALS as error:
+            return refusal(request, handoff, error)
     try:
         message = messaging.send_agent_message(
-            handoff=handoff, agent=request.user, text=request.POST.get("text", "")
+            handoff=handoff, agent=request.user, text=text, files=files
         )
     except ValueError as error:
         return refusal(request, handoff, str(error), status=422)
@@ -166,6 +204,16 @@ def send(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse:
     if not request.htmx:
         return redirect("handoff", handoff.pk)
     return HttpResponse(render_messages_push([message], conversation=handoff.conversation))
+
+
+def attach_refusal(request: AuthenticatedHttpRequest, handoff: Handoff, error: str) -> HttpResponse:
+    """A file that cannot be sent: the composer shows why (422); the draft stays."""
+    if not request.htmx:
+        return refusal(request, handoff, error, status=422)
+    response = HttpResponse(error, status=422, content_type="text/plain; charset=utf-8")
+    response = retarget(response, f"#composer-attach-error-{handoff.pk}")
+    response["HX-Reswap"] = "textContent"  # the message as text, never markup
+    return response
 
 
 def panel_response(request: AuthenticatedHttpRequest, handoff: Handoff) -> HttpResponse:

@@ -6,6 +6,7 @@ Production: DEBUG=false, SECRET_KEY and ALLOWED_HOSTS set (see README "Configura
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -140,13 +141,19 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (Accept-Language) for every page: logged out, the web chat...
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # ...and a signed-in agent's pages in the language chosen on their profile.
+    "agents.middleware.AgentLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so the first to see a view's exception: the database unavailable is a 503.
+    "hitlnext_project.shared.unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "hitlnext_project.urls"
@@ -189,6 +196,9 @@ if DATABASE_URL:
         DATABASES["default"]["ENGINE"] = "hitlnext_project.shared.postgresql"
         options = DATABASES["default"].setdefault("OPTIONS", {})
         options.setdefault("connect_timeout", 3)
+        # HITLNEXT_DB_POOL_SIZE: connections per process. Daphne runs sync work on a few
+        # threads (10 is ample); a gunicorn process needs one per thread, which
+        # deploy/gunicorn.conf.py sets (threads + 1) unless this is set.
         options["pool"] = {
             "min_size": 1,
             "max_size": env_int("HITLNEXT_DB_POOL_SIZE", 10, minimum=1),
@@ -251,6 +261,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Django's, with the agent's profile joined to the user's query (agents/backends.py); Django's
+# own stays for sessions signed in before it was added.
+AUTHENTICATION_BACKENDS = [
+    "agents.backends.AgentBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inbox"
 LOGOUT_REDIRECT_URL = "login"
@@ -281,7 +297,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'", NONCE],
         "style-src": ["'self'", NONCE],
-        "img-src": ["'self'", "data:"],
+        # https: pictures a bot relays (payload type "image") show as thumbnails.
+        "img-src": ["'self'", "data:", "https:"],
         "connect-src": ["'self'"],
         "media-src": ["'self'"],
         "object-src": ["'none'"],
@@ -306,8 +323,44 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("HITLNEXT_MEDIA_ROOT", VAR_DIR / "media"))
+# Message attachments (conversations/attachments.py) live in their own storage, never under
+# MEDIA_ROOT (served to anyone at /media/): only the access-checked view hands them out.
+# Local files under the var dir by default; any Django storage by configuration, e.g.
+# HITLNEXT_ATTACHMENT_STORAGE_BACKEND=storages.backends.s3.S3Storage (django-storages,
+# optional) with HITLNEXT_ATTACHMENT_STORAGE_OPTIONS='{"bucket_name": "...", "endpoint_url":
+# "https://s3.example.com"}' (a JSON object of the backend's options).
+HITLNEXT_ATTACHMENT_STORAGE_BACKEND = (
+    os.environ.get("HITLNEXT_ATTACHMENT_STORAGE_BACKEND", "").strip()
+    or "django.core.files.storage.FileSystemStorage"
+)
+try:
+    _attachment_options = json.loads(os.environ.get("HITLNEXT_ATTACHMENT_STORAGE_OPTIONS") or "{}")
+except ValueError:
+    raise ImproperlyConfigured("HITLNEXT_ATTACHMENT_STORAGE_OPTIONS is not valid JSON") from None
+if not isinstance(_attachment_options, dict):
+    raise ImproperlyConfigured("HITLNEXT_ATTACHMENT_STORAGE_OPTIONS must be a JSON object")
+if HITLNEXT_ATTACHMENT_STORAGE_BACKEND == "django.core.files.storage.FileSystemStorage":
+    _attachment_options = {
+        "location": str(VAR_DIR / "attachments"),
+        "base_url": None,
+        "directory_permissions_mode": 0o700,
+        "file_permissions_mode": 0o600,
+    } | _attachment_options
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": {
+        "BACKEND": HITLNEXT_ATTACHMENT_STORAGE_BACKEND,
+        "OPTIONS": _attachment_options,
+    },
+}
 
 LANGUAGE_CODE = "en"
+# The agent pages and the web chat (README "Languages"): each agent picks one on the profile,
+# a web chat visitor gets the browser's. Catalogs in locale/, compiled by `manage.py
+# compilemessages` (ours: no GNU gettext needed).
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -345,6 +398,22 @@ HITLNEXT_API_MAX_BODY = 256 * 1024
 # Absolute base URL of this server (e.g. https://inbox.example.com), used for links that
 # leave it: agent avatars in webhook payloads.
 HITLNEXT_PUBLIC_URL = os.environ.get("HITLNEXT_PUBLIC_URL", "").rstrip("/")
+# Attachments (conversations/attachments.py): the largest file, what may be sent (file
+# extensions and/or content types, comma separated), and how long a signed link in an event
+# or the web chat stays valid.
+HITLNEXT_ATTACHMENT_MAX_BYTES = env_int(
+    "HITLNEXT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1
+)
+HITLNEXT_ATTACHMENT_TYPES = [
+    t.strip().lower()
+    for t in (
+        os.environ.get("HITLNEXT_ATTACHMENT_TYPES")
+        or ".png,.jpg,.jpeg,.gif,.webp,.pdf,.txt,.csv,.doc,.docx,.xls,.xlsx,.ppt,.pptx,"
+        ".odt,.ods,.odp,.zip"
+    ).split(",")
+    if t.strip()
+]
+HITLNEXT_ATTACHMENT_URL_TTL = env_duration("HITLNEXT_ATTACHMENT_URL_TTL", "24h")
 HITLNEXT_DEMO_PORT = env_int("PORT", 8000, minimum=1)
 # A worker leases a delivery for this long while it is in flight; other workers skip it until
 # then, and a worker killed mid-delivery leaves it to the next one after it runs out.

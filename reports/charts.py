@@ -13,15 +13,16 @@ from datetime import date
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy
 
 from reports.figures import DayOutcomes, Heatmap, LabelRow, Outcomes, TimeStat
 
 # The outcomes, bottom to top in a stacked bar, with their legend names.
 OUTCOMES = (
-    ("resolved", "Resolved"),
-    ("expired", "Expired"),
-    ("rejected", "Rejected"),
-    ("still_open", "Still open"),
+    ("resolved", gettext_lazy("Resolved")),
+    ("expired", gettext_lazy("Expired")),
+    ("rejected", gettext_lazy("Rejected")),
+    ("still_open", gettext_lazy("Still open")),
 )
 HEAT_LEVELS = 5  # classes heat-0 (none) .. heat-4 (the busiest hours)
 
@@ -167,7 +168,7 @@ def times_chart(stats: list[TimeStat]) -> Chart:
         for which, value in (("p50", stat.p50), ("p90", stat.p90)):
             chart.texts.append(Text(left - 8, y + 16, f"{stat.name} {which}", "end"))
             if value is None:
-                chart.texts.append(Text(left + 4, y + 16, "no data", "start"))
+                chart.texts.append(Text(left + 4, y + 16, gettext("no data"), "start"))
             else:
                 w = max(1.0, (width - left - right) * value / peak)
                 title = f"{stat.name}, {which}: {format_duration(value)}"
@@ -211,7 +212,12 @@ def heatmap_chart(heatmap: Heatmap) -> Chart:
         chart.texts.append(Text(left - 6, y + cell_h / 2 + 4, weekday[:3], "end"))
         for hour, count in enumerate(hours):
             level = heat_level(count, peak)
-            title = f"{weekday} {hour:02d}:00–{(hour + 1) % 24:02d}:00: {count} handoffs"
+            title = gettext("%(weekday)s %(start)s–%(end)s: %(count)s handoffs") % {
+                "weekday": weekday,
+                "start": f"{hour:02d}:00",
+                "end": f"{(hour + 1) % 24:02d}:00",
+                "count": count,
+            }
             chart.rects.append(
                 Rect(left + hour * cell_w, y, cell_w - 2, cell_h - 2, f"heat-{level}", title)
             )
@@ -228,7 +234,7 @@ def heat_level(count: int, peak: int) -> int:
 def outcomes_summary(total: Outcomes) -> str:
     """The chart's text alternative, in one sentence."""
     parts = ", ".join(f"{getattr(total, key)} {name.lower()}" for key, name in OUTCOMES)
-    return f"{total.handoffs} handoffs: {parts}."
+    return gettext("%(count)s handoffs: %(parts)s.") % {"count": total.handoffs, "parts": parts}
 
 
 def format_duration(seconds: float | None) -> str:

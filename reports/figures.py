@@ -33,6 +33,8 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import ExtractHour, TruncDate
+from django.utils import dates
+from django.utils.translation import gettext, gettext_lazy
 
 from agents.models import display_name
 from conversations.models import Conversation, Message
@@ -42,7 +44,8 @@ from reports.filters import ReportFilter
 
 Status = Handoff.Status
 FRACTIONS = (0.5, 0.9)
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Django's own names, translated by its catalogs.
+WEEKDAYS = tuple(dates.WEEKDAYS[day] for day in range(7))  # Monday first
 
 OUTCOME_COUNTS = {
     "handoffs": Count("id"),
@@ -131,18 +134,22 @@ class Heatmap:
 
 TIME_DEFINITIONS = {
     "wait": (
-        "Wait time",
-        "From the handoff's creation to its assignment to an agent (assigned handoffs; "
-        "after a transfer or a return to the queue, the assignment it has now).",
+        gettext_lazy("Wait time"),
+        gettext_lazy(
+            "From the handoff's creation to its assignment to an agent (assigned handoffs; "
+            "after a transfer or a return to the queue, the assignment it has now)."
+        ),
     ),
     "first_response": (
-        "First response time",
-        "From the handoff's creation to the first message an agent wrote in it (handoffs "
-        "with at least one agent message).",
+        gettext_lazy("First response time"),
+        gettext_lazy(
+            "From the handoff's creation to the first message an agent wrote in it (handoffs "
+            "with at least one agent message)."
+        ),
     ),
     "handle": (
-        "Handle time",
-        "From the handoff's assignment to its resolution (resolved handoffs only).",
+        gettext_lazy("Handle time"),
+        gettext_lazy("From the handoff's assignment to its resolution (resolved handoffs only)."),
     ),
 }
 
@@ -303,8 +310,8 @@ class Report:
     def rates(self) -> list[Rate]:
         total = self.totals
         return [
-            Rate("expiry", "Expiry rate", total.expired, total.handoffs),
-            Rate("rejection", "Rejection rate", total.rejected, total.handoffs),
+            Rate("expiry", gettext("Expiry rate"), total.expired, total.handoffs),
+            Rate("rejection", gettext("Rejection rate"), total.rejected, total.handoffs),
         ]
 
     # --- times and agents ----------------------------------------------------------------
@@ -359,7 +366,7 @@ class Report:
             values = getattr(overall, key) if overall else None
             measured = getattr(overall, f"{key}_n") if overall else 0
             p50, p90 = values if values else (None, None)
-            stats.append(TimeStat(key, name, definition, p50, p90, measured))
+            stats.append(TimeStat(key, str(name), str(definition), p50, p90, measured))
         return stats
 
     @cached_property
@@ -392,10 +399,11 @@ class Report:
         else:
             rows = self._labels_in_orm()
         by_label: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        names: dict[int | None, str] = {None: "No label"}
+        no_label = gettext("No label")
+        names: dict[int | None, str] = {None: no_label}
         for label_id, name, status, n in rows:
             by_label[label_id][status] += n
-            names[label_id] = name or names.get(label_id, "No label")
+            names[label_id] = name or names.get(label_id, no_label)
         result = [
             LabelRow(label_id, names[label_id], _outcomes(counts))
             for label_id, counts in by_label.items()

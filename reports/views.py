@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from handoffs.models import Label
@@ -39,25 +40,29 @@ def reports(request: AuthenticatedHttpRequest) -> HttpResponse:
         "hours": [f"{hour:02d}" for hour in range(24)],
         "outcomes_svg": charts.outcomes_chart(report.days).svg(
             id="chart-outcomes",
-            title="Handoffs per day by outcome",
+            title=gettext("Handoffs per day by outcome"),
             desc=charts.outcomes_summary(report.totals),
         ),
         "times_svg": charts.times_chart(report.times).svg(
             id="chart-times",
-            title="Wait, first response and handle time, p50 and p90",
-            desc="The median (p50) and the 90th percentile (p90) of each duration; "
-            "the table below has the numbers.",
+            title=gettext("Wait, first response and handle time, p50 and p90"),
+            desc=gettext(
+                "The median (p50) and the 90th percentile (p90) of each duration; "
+                "the table below has the numbers."
+            ),
         ),
         "labels_svg": charts.labels_chart(report.labels).svg(
             id="chart-labels",
-            title="Handoffs per label by outcome",
-            desc="One bar per label, split by outcome; the table below has the numbers.",
+            title=gettext("Handoffs per label by outcome"),
+            desc=gettext("One bar per label, split by outcome; the table below has the numbers."),
         ),
         "heatmap_svg": charts.heatmap_chart(report.heatmap).svg(
             id="chart-heatmap",
-            title="Handoffs created by weekday and hour",
-            desc="The darker the cell, the more handoffs arrived in that hour; "
-            "the table below has the numbers.",
+            title=gettext("Handoffs created by weekday and hour"),
+            desc=gettext(
+                "The darker the cell, the more handoffs arrived in that hour; "
+                "the table below has the numbers."
+            ),
         ),
     }
     return render(request, "reports/reports.html", context)

@@ -5,9 +5,9 @@ change only marks the queue as moved (a cache key: one write, whichever process 
 change); the worker, on its next pass and at most every PUSH_EVERY seconds, reads the queue's
 order once and pushes:
 
-- to every agent page (group "inbox"), one compact fragment: the ids of the first
-  INBOX_ORDER_MAX pending handoffs in queue order, from which inbox.js renumbers the pending
-  items it shows (an item's own push carries its position too);
+- to every agent page showing pending handoffs (group "inbox.pending"), one compact fragment:
+  the ids of the first INBOX_ORDER_MAX pending handoffs in queue order, from which inbox.js
+  renumbers the pending items it shows (an item's own push carries its position too);
 - to whoever listens to routing.signals.queue_moved: the web chat re-renders the place line
   of each visitor still waiting (one small render, about 70 us, and one group send each;
   the web chat's own budget, HITLNEXT_WEBCHAT_HANDOFFS, bounds how many wait).
@@ -25,7 +25,7 @@ from typing import Any
 from django.core.cache import cache
 from django.utils.html import format_html
 
-from handoffs.live import INBOX_GROUP
+from handoffs.inbox_groups import PENDING_GROUP
 from hitlnext_project.shared.push import announce, send_to_group
 from routing import signals
 from routing.position import QueueSnapshot
@@ -57,7 +57,7 @@ def push_queue_positions() -> int:
         return 0
     _last_push = time.monotonic()
     snapshot = QueueSnapshot.take()
-    send_to_group(INBOX_GROUP, render_inbox_order(snapshot))
+    send_to_group(PENDING_GROUP, render_inbox_order(snapshot))
     announce(signals.queue_moved, sender=QueueSnapshot, snapshot=snapshot)
     return 1
 

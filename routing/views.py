@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from agents.roles import is_supervisor
@@ -50,7 +51,9 @@ def transfer(request: AuthenticatedHttpRequest, handoff_id: int) -> HttpResponse
         agent_id = parse_id(choice)
         to = get_user_model().objects.filter(pk=agent_id).first() if agent_id else None
         if to is None:
-            return refusal(request, handoff, "Pick an online agent, or Back to queue.", status=422)
+            return refusal(
+                request, handoff, gettext("Pick an online agent, or Back to queue."), status=422
+            )
     try:
         handoff = services.transfer_handoff(handoff=handoff, by=request.user, to=to)
     except REFUSALS as error:

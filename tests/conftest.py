@@ -8,6 +8,15 @@ import pytest
 from tests.factories import BotFactory, UserFactory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_catalogs():
+    """The translations' .mo files, as `dev.py test` makes them (README "Languages"): pages
+    in French or Spanish need them, whichever way the tests are started."""
+    from django.core.management import call_command
+
+    call_command("compilemessages", verbosity=0)
+
+
 @pytest.fixture(autouse=True)
 def _shipped_data(request):
     """Put back the data migrations' rows: a transactional test's flush deletes them."""

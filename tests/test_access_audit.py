@@ -27,7 +27,11 @@ PUBLIC = {
     "logout/": "POST only; logging out an anonymous visitor is harmless",
     "chat/": "the visitor's web chat page (visitors are anonymous)",
     "chat/demo/": "the web chat embedding demo",
+    "chat/attach/": "a visitor's file: the signed visitor token is the credential, not a login",
+    "attachments/<int:attachment_id>/": "an agent's session or a signed, expiring link "
+    "(tests/test_attachments.py has its access matrix)",
     "media/<path:path>": "uploaded agent avatars, shown to the user's side too",
+    "jsi18n/": "the scripts' translated strings, the same for everyone (the web chat uses them)",
 }
 # For the operator's scraper: HITLNEXT_METRICS_TOKEN, or loopback clients only when unset.
 OPERATOR = {"metrics": "Prometheus metrics"}

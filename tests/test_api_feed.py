@@ -186,6 +186,7 @@ def test_openapi_document_lists_every_path(client):
         "/api/v1/handoffs/{handoff_id}/reject",
         "/api/v1/handoffs/{handoff_id}/rating",
         "/api/v1/messages",
+        "/api/v1/typing",
         "/api/v1/agents",
         "/api/v1/events",
         "/api/v1/labels",

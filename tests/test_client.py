@@ -46,6 +46,7 @@ RESULTS: dict[str, type] = {
     "DeliveryOut": hc.Delivery,
     "DeliveryEventRef": hc.DeliveryEvent,
     "OutboundMessage": hc.OutboundMessage,
+    "AttachmentOut": hc.Attachment,
 }
 # Schemas read as plain JSON: lists the methods unwrap, and events' `data` (Event.data, with
 # the handoff and message read typed by Event.handoff and Event.message).

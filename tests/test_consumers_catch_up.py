@@ -133,3 +133,59 @@ def test_catching_up_on_messages_and_notes_costs_three_queries(
         _, html = conversation_state(handoff.pk, after=0, notes_after=0)
 
     assert html.count('class="note"') == count
+
+
+@pytest.mark.asyncio
+async def test_a_message_whose_push_was_lost_comes_with_the_next_watch(bot, agent):
+    """A push lost while the socket stayed open (Redis restarting, a server killed between its
+    commit and its push) while a later one arrived: the page shows the first and the third
+    message; its periodic watch, naming the ids it shows, gets the second."""
+    handoff = await db(start)(bot)
+    first = await db(user_says)(bot, "first")
+    lost = await db(user_says)(bot, "second, whose push was lost")
+    third = await db(user_says)(bot, "third")
+    alice = await connect(agent)
+
+    await say(alice, action="watch", handoff=handoff.pk, after=third.pk, shown=[first.pk, third.pk])
+
+    received = await state_of(alice, handoff)
+    assert "second, whose push was lost" in received and f'data-id="{lost.pk}"' in received
+    assert f'data-id="{first.pk}"' not in received and f'data-id="{third.pk}"' not in received
+    await alice.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_note_whose_push_was_lost_comes_with_the_next_watch(bot, agent):
+    handoff = await db(start)(bot)
+    first = await db(note)(handoff, agent, "first note")
+    lost = await db(note)(handoff, agent, "lost note")
+    third = await db(note)(handoff, agent, "third note")
+    alice = await connect(agent)
+
+    await say(
+        alice,
+        action="watch",
+        handoff=handoff.pk,
+        after=None,
+        notes_after=third.pk,
+        notes_shown=[first.pk, third.pk, "junk"],
+    )
+
+    received = await state_of(alice, handoff)
+    assert f'id="note-{lost.pk}"' in received
+    assert f'id="note-{first.pk}"' not in received and f'id="note-{third.pk}"' not in received
+    await alice.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_page_showing_everything_gets_nothing_more(bot, agent):
+    handoff = await db(start)(bot)
+    messages = [await db(user_says)(bot, f"m{n}") for n in range(3)]
+    alice = await connect(agent)
+
+    ids = [m.pk for m in messages]
+    await say(alice, action="watch", handoff=handoff.pk, after=ids[-1], shown=ids)
+
+    received = await state_of(alice, handoff)
+    assert "-messages" not in received  # the head only
+    await alice.disconnect()

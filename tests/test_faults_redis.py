@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from handoffs.live import INBOX_GROUP
+from handoffs.inbox_groups import INBOX_GROUP
 from handoffs.models import Handoff
 from handoffs.services import start_handoff
 from hitlnext_project.shared.channel_layer import RedisChannelLayer as ProjectLayer

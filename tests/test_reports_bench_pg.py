@@ -8,25 +8,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
-from django.db import connection
 
+from tests.bench_support import bench_database
 from tests.workers import BASE_DIR
 
 
 @pytest.fixture
 def bench_database_url():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    url = urlunsplit(parts._replace(path=f"{parts.path}_reports_bench"))
-    yield url
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+    with bench_database("_reports_bench") as url:
+        yield url
 
 
 def test_smallest_reports_benchmark_runs_and_its_figures_are_exact(bench_database_url):

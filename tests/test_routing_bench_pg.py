@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
-from django.db import connection
 
+from tests.bench_support import bench_database
 from tests.workers import BASE_DIR
 
 HANDOFFS = 60
@@ -20,15 +18,8 @@ HANDOFFS = 60
 
 @pytest.fixture
 def bench_database_url():
-    if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
-        pytest.skip("needs PostgreSQL and Redis (set DATABASE_URL and REDIS_URL)")
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    url = urlunsplit(parts._replace(path=f"{parts.path}_routing_bench"))
-    yield url
-    # The benchmark leaves its database behind for inspection; the test does not.
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+    with bench_database("_routing_bench", redis=True) as url:
+        yield url
 
 
 def test_quickest_routing_benchmark_assigns_every_handoff_once_within_capacity(

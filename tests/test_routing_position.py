@@ -250,8 +250,10 @@ UNKNOWN_WAIT = {"queuePosition": "3", "estimatedWait": ""}
         ("{{estimatedWait}} to wait, you are {{queuePosition}}.", UNKNOWN_WAIT, "You are 3."),
         # Nothing left: nothing is sent.
         ("Estimated wait: {{estimatedWait}}", UNKNOWN_WAIT, ""),
-        # A name not given renders empty like the others; other braces stay as written.
-        ("Hi {{agentName}}, {{ 7*7 }} {{user.name}}.", {}, "{{ 7*7 }} {{user.name}}."),
+        # A name not given renders empty like the others, an unknown one too; other braces
+        # stay as written.
+        ("Hi {{agentName}}, {{ 7*7 }} stays.", {}, "{{ 7*7 }} stays."),
+        ("Hi {{user.name}}, {{ 7*7 }} {{foo}}. Bye.", {}, "Bye."),
         ("Assigned to {{agentName}}.", {"agentName": "Alice  Martin"}, "Assigned to Alice Martin."),
     ],
 )

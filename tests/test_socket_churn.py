@@ -23,7 +23,7 @@ from django.test import Client
 
 from bench.procs import APP, Server, start_daphne, wait_ready
 from bench.socket_churn import churn, leftovers
-from handoffs.live import INBOX_GROUP
+from handoffs.inbox_groups import INBOX_GROUP
 from handoffs.services import start_handoff
 from hitlnext_project.asgi import application
 from tests.factories import BotFactory, UserFactory

@@ -408,7 +408,10 @@ def test_templates_come_filled_for_this_user_and_agent(bot, agent, assigned):
     MessageTemplateFactory(
         name="greeting", text="Hello {{user.fullName}}, I am {{agent.firstName}}."
     )
-    MessageTemplateFactory(name="plan", text="Your plan: {{ user.plan }}{{user.missing}}.")
+    # A variable without a value goes with its sentence (handoffs.templating).
+    MessageTemplateFactory(
+        name="plan", text="Your plan: {{ user.plan }}. Your code: {{user.missing}}."
+    )
 
     response = logged_in(agent).get(f"/handoffs/{assigned.pk}/templates/")
 
@@ -434,7 +437,7 @@ def test_the_composer_is_wired_to_the_template_picker(settings, agent, assigned)
 
     assert f'data-templates-url="/handoffs/{assigned.pk}/templates/"' in html
     assert f'<ul id="template-picker-{assigned.pk}" class="template-picker" role="listbox"' in html
-    assert f'aria-expanded="false" aria-controls="template-picker-{assigned.pk}"' in html
+    assert f'aria-autocomplete="list" aria-controls="template-picker-{assigned.pk}"' in html
 
 
 def test_the_page_carries_the_configured_trigger(settings, agent, assigned):

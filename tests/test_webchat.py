@@ -379,8 +379,8 @@ async def test_talk_to_a_person_starts_a_handoff_through_the_handoff_service(mon
 
     await send(visitor, action="handoff")
 
-    await receive_until(visitor, "Waiting for a person")
-    # The transfer message, in the language the visitor's browser asked for (fr).
+    # The chat and the transfer message, in the language the visitor's browser asked for (fr).
+    await receive_until(visitor, "En attente d’une personne")
     await receive_until(visitor, "Vous êtes transféré à un agent.")
 
     def check():

@@ -22,8 +22,12 @@ from asgiref.typing import (
 )
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import translation
+from django.utils.translation import gettext
 
-from hitlnext_project.shared.http import scope_header
+from handoffs import live as handoff_live
+from handoffs.typing import TypingThrottle
+from hitlnext_project.shared.http import scope_header, scope_language
 from webchat import limits, live, services, visitors
 
 # Bigger than any valid frame: 2000 characters JSON-escaped (up to 6 bytes each) plus the
@@ -54,6 +58,10 @@ _handoff_wait = sync_to_async(limits.handoff_wait, thread_sensitive=False)
 _message_wait = sync_to_async(limits.message_wait, thread_sensitive=False)
 _is_penalised = sync_to_async(limits.is_penalised, thread_sensitive=False)
 _penalise_flooding = sync_to_async(limits.penalise_flooding, thread_sensitive=False)
+# The visitor's one conversation, as the key of its socket's typing throttle.
+VISITOR_TYPING = "visitor"
+# A render and a group send: no database either.
+_user_typing = sync_to_async(handoff_live.user_typing, thread_sensitive=False)
 
 
 class _FrameGate:
@@ -119,6 +127,12 @@ class VisitorConsumer(AsyncWebsocketConsumer):
         finally:
             pump.cancel()
 
+    async def dispatch(self, message: Any) -> None:
+        # The visitor's notices and what this socket renders in the browser's language
+        # (Accept-Language), as the web chat page itself.
+        with translation.override(scope_language(self.scope)):
+            await super().dispatch(message)
+
     async def connect(self) -> None:
         if await _is_penalised(address=self.address):
             await self.close(code=TOO_MANY_FRAMES)
@@ -128,6 +142,8 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             await self.close(code=4403)
             return
         self.visitor_id = visitor_id
+        self.typing = TypingThrottle()
+        self.conversation_id: int | None = None
         self.language = visitors.language_from_header(scope_header(self.scope, b"accept-language"))
         # Join first, then catch up: a message committed in between is in one or the other.
         self.group = visitors.visitor_group(visitor_id)
@@ -143,19 +159,25 @@ class VisitorConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
-            await self._notice(f"Messages are limited to {services.MAX_TEXT_LENGTH} characters.")
+            await self._notice(
+                gettext("Messages are limited to %(limit)s characters.")
+                % {"limit": services.MAX_TEXT_LENGTH}
+            )
             return
         try:
             data = json.loads(text_data)
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            await self._notice("Sorry, that message could not be read.")
+            await self._notice(gettext("Sorry, that message could not be read."))
+            return
+        if data.get("action") == "typing":
+            await self._typing()  # no answer: nothing the visitor must see
             return
         try:
             if data.get("action") == "handoff":
                 if await _handoff_wait(address=self.address) is not None:
-                    await self._notice(services.HANDOFFS_BUSY)
+                    await self._notice(str(services.HANDOFFS_BUSY))
                     return
                 await database_sync_to_async(services.request_person)(
                     visitor_id=self.visitor_id, language=self.language
@@ -164,7 +186,7 @@ class VisitorConsumer(AsyncWebsocketConsumer):
                 # A rating counts against the message budgets (one per handoff is stored).
                 wait = await _message_wait(visitor_id=self.visitor_id, address=self.address)
                 if wait is not None:
-                    await self._notice(services.TOO_QUICKLY)
+                    await self._notice(str(services.TOO_QUICKLY))
                     return
                 await database_sync_to_async(services.rate_conversation)(
                     visitor_id=self.visitor_id,
@@ -175,16 +197,30 @@ class VisitorConsumer(AsyncWebsocketConsumer):
             else:
                 wait = await _message_wait(visitor_id=self.visitor_id, address=self.address)
                 if wait is not None:
-                    await self._notice(services.TOO_QUICKLY)
+                    await self._notice(str(services.TOO_QUICKLY))
                     return
                 await database_sync_to_async(services.post_visitor_message)(
                     visitor_id=self.visitor_id, text=data.get("text")
                 )
+                self.typing.reset(VISITOR_TYPING)
         except services.VisitorError as error:
             await self._notice(str(error))
             return
         # The stored messages and status come back through the group, like any push.
         await self._notice("")
+
+    async def _typing(self) -> None:
+        """The visitor is typing: the agents showing their conversation see "typing…". At most
+        one signal per TYPING_EVERY is taken (the page sends one every 3 s while typing); the
+        rest is dropped before any query. Nothing is stored."""
+        if not self.typing.allow(VISITOR_TYPING):
+            return
+        if self.conversation_id is None:  # none before the visitor's first message
+            conversation = await database_sync_to_async(services.find_conversation)(self.visitor_id)
+            if conversation is None:
+                return
+            self.conversation_id = conversation.pk
+        await _user_typing(self.conversation_id)
 
     async def _notice(self, text: str) -> None:
         # No database access: a template render only.

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from conversations.models import Message
 from handoffs.models import Handoff
@@ -24,7 +28,23 @@ from webchat import services, visitors
 
 TEMPLATE = "webchat/chat.html"
 # The rating form's choices: (score, what it means).
-RATING_CHOICES = ((1, "Very bad"), (2, "Bad"), (3, "OK"), (4, "Good"), (5, "Very good"))
+RATING_CHOICES = (
+    (1, gettext_lazy("Very bad")),
+    (2, gettext_lazy("Bad")),
+    (3, gettext_lazy("OK")),
+    (4, gettext_lazy("Good")),
+    (5, gettext_lazy("Very good")),
+)
+
+
+def visitor_language(language: str | None) -> str:
+    """A push to the visitor is in their language, whoever caused it (an agent's action runs in
+    the agent's): the one their browser asked for when they talked to a person (the handoff's
+    language, from Accept-Language), if the chat speaks it."""
+    try:
+        return translation.get_supported_language_variant(language or "")
+    except LookupError:
+        return settings.LANGUAGE_CODE
 
 
 def status_context(handoff: Handoff | None) -> dict[str, Any]:
@@ -44,8 +64,9 @@ def rating_context(handoff: Handoff | None) -> dict[str, Any]:
 
 
 def queue_context(place: QueuePlace | None) -> dict[str, Any]:
-    # The chat page is in English (webchat/templates/webchat/chat.html).
-    return {"place": place, "wait": wait_words(place.estimated_wait_seconds) if place else ""}
+    language = translation.get_language() or settings.LANGUAGE_CODE  # the page's, or the push's
+    wait = wait_words(place.estimated_wait_seconds, language) if place else ""
+    return {"place": place, "wait": wait}
 
 
 def render_status(handoff: Handoff | None) -> str:
@@ -72,14 +93,17 @@ def render_catch_up(visitor_id: str) -> str:
 def visitor_message_added(message_id: int, *, webchat: bool | None = None, **_: Any) -> None:
     if webchat is False:  # the sender knows it is another bot's: nothing to look up
         return
+    newest = Handoff.objects.filter(conversation=OuterRef("conversation")).order_by("-pk")
     message = (
         Message.objects.select_related("conversation__end_user", "author__agent_profile")
         .filter(pk=message_id, conversation__bot__is_webchat=True)
+        .annotate(visitor_language=Subquery(newest.values("language")[:1]))
         .first()
     )
     if message is None:
         return
-    html = render_to_string(f"{TEMPLATE}#message-push", {"message": message})
+    with translation.override(visitor_language(message.visitor_language)):
+        html = render_to_string(f"{TEMPLATE}#message-push", {"message": message})
     send_to_group(visitors.visitor_group(message.conversation.end_user.external_id), html)
 
 
@@ -94,8 +118,19 @@ def visitor_handoff_changed(handoff_id: int, **_: Any) -> None:
         return
     # The visitor sees the conversation's newest handoff; a change to an older one is moot.
     current = services.latest_handoff(handoff.conversation)
-    html = render_status(current)
+    with translation.override(visitor_language(current.language if current else None)):
+        html = render_status(current)
     send_to_group(visitors.visitor_group(handoff.conversation.end_user.external_id), html)
+
+
+@best_effort
+def agent_typing(*, user_id: str, webchat: bool, **_: Any) -> None:
+    """Listener of handoffs.signals.agent_typing: the visitor sees "typing…" for a few seconds
+    (chat.js) while their agent types. Nothing to look up: the signal names the visitor."""
+    if not webchat or not visitors.is_visitor_id(user_id):
+        return
+    html = render_to_string(f"{TEMPLATE}#typing", {"typing": True, "oob": True})
+    send_to_group(visitors.visitor_group(user_id), html)
 
 
 @best_effort
@@ -104,10 +139,11 @@ def queue_moved(snapshot: QueueSnapshot, **_: Any) -> None:
     (one query for who they are; then a small render and one group send each)."""
     waiting = Handoff.objects.filter(
         status=Handoff.Status.PENDING, bot__is_webchat=True
-    ).values_list("pk", "conversation__end_user__external_id")
-    for handoff_id, visitor_id in waiting:
+    ).values_list("pk", "conversation__end_user__external_id", "language")
+    for handoff_id, visitor_id, language in waiting:
         place = snapshot.place_of(handoff_id)
         if place is None:
             continue  # queued after the snapshot: its own push (visitor_handoff_changed) has it
-        html = render_to_string(f"{TEMPLATE}#queue", queue_context(place) | {"oob": True})
+        with translation.override(visitor_language(language)):
+            html = render_to_string(f"{TEMPLATE}#queue", queue_context(place) | {"oob": True})
         send_to_group(visitors.visitor_group(visitor_id), html)

@@ -10,13 +10,16 @@ instead (webchat/live.py). Abuse limits are checked before these run (webchat/li
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypedDict
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
+from conversations.attachments import StoredFile, discard_files
 from conversations.models import Bot, Conversation, Message
 from conversations.services import ensure_conversation
 from conversations.text import UNSTORABLE, VISITOR_MESSAGE_MAX
@@ -35,10 +38,12 @@ MAX_TEXT_LENGTH = VISITOR_MESSAGE_MAX  # the one limit per kind, in conversation
 # visitor's stored messages), so it holds across any number of server processes.
 RATE_LIMIT = 10
 RATE_WINDOW = timedelta(seconds=10)
-TOO_QUICKLY = "You are sending messages too quickly. Please wait a moment."
-HANDOFFS_BUSY = "We cannot take more requests for a person right now. Please try again later."
+TOO_QUICKLY = gettext_lazy("You are sending messages too quickly. Please wait a moment.")
+HANDOFFS_BUSY = gettext_lazy(
+    "We cannot take more requests for a person right now. Please try again later."
+)
 CATCH_UP_COUNT = 50
-BOT_REPLY = 'I\'m the hitlnext demo bot. Press "Talk to a person" to reach an agent.'
+BOT_REPLY = gettext_lazy('I\'m the hitlnext demo bot. Press "Talk to a person" to reach an agent.')
 COMMENT_MAX_LENGTH = Rating.COMMENT_MAX_LENGTH
 
 
@@ -104,14 +109,16 @@ def recent_messages(conversation: Conversation | None) -> list[Message]:
 
 def clean_text(raw: object) -> str:
     if not isinstance(raw, str):
-        raise VisitorError("Please type a message.")
+        raise VisitorError(gettext("Please type a message."))
     text = raw.strip()
     if not text:
-        raise VisitorError("Please type a message.")
+        raise VisitorError(gettext("Please type a message."))
     if len(text) > MAX_TEXT_LENGTH:
-        raise VisitorError(f"Messages are limited to {MAX_TEXT_LENGTH} characters.")
+        raise VisitorError(
+            gettext("Messages are limited to %(limit)s characters.") % {"limit": MAX_TEXT_LENGTH}
+        )
     if UNSTORABLE.search(text):
-        raise VisitorError("That message contains characters that cannot be sent.")
+        raise VisitorError(gettext("That message contains characters that cannot be sent."))
     return text
 
 
@@ -128,10 +135,24 @@ class VisitorPost:
     reply: Message | None
 
 
-def post_visitor_message(*, visitor_id: str, text: object) -> VisitorPost:
-    """Store the visitor's message (the socket's raw value, checked by clean_text); the demo
-    bot answers it unless a handoff is active."""
-    cleaned = clean_text(text)
+def post_visitor_message(
+    *, visitor_id: str, text: object, files: Sequence[StoredFile] = ()
+) -> VisitorPost:
+    """Store the visitor's message (the socket's raw value, checked by clean_text; or files
+    already in storage, which are removed again if the message is refused); the demo bot
+    answers it unless a handoff is active."""
+    try:
+        cleaned = "" if files and not text else clean_text(text)
+        return _post_visitor_message(visitor_id=visitor_id, text=cleaned, files=files)
+    except BaseException:
+        discard_files(files)
+        raise
+
+
+def _post_visitor_message(
+    *, visitor_id: str, text: str, files: Sequence[StoredFile]
+) -> VisitorPost:
+    cleaned = text
     bot = get_webchat_bot()
     ids: _ConversationIds = {
         "bot": bot,
@@ -154,6 +175,7 @@ def post_visitor_message(*, visitor_id: str, text: object) -> VisitorPost:
             external_id=f"visitor-{secrets.token_hex(8)}",
             direction=Message.Direction.INCOMING,
             text=cleaned,
+            files=files,
         )
     reply = None
     if result.handoff is None:
@@ -161,7 +183,7 @@ def post_visitor_message(*, visitor_id: str, text: object) -> VisitorPost:
             **ids,
             external_id=f"bot-{secrets.token_hex(8)}",
             direction=Message.Direction.OUTGOING,
-            text=BOT_REPLY,
+            text=str(BOT_REPLY),  # in the visitor's language
         ).message
     return VisitorPost(message=result.message, reply=reply)
 
@@ -182,16 +204,18 @@ def clean_rating(score: object, comment: object) -> tuple[int, str]:
     if isinstance(score, str) and score.isascii() and score.isdigit():
         score = int(score)
     if not isinstance(score, int) or isinstance(score, bool) or score not in Rating.SCORES:
-        raise VisitorError("Please choose a rating from 1 to 5.")
+        raise VisitorError(gettext("Please choose a rating from 1 to 5."))
     if comment is None:
         comment = ""
     if not isinstance(comment, str):
-        raise VisitorError("Sorry, that comment could not be read.")
+        raise VisitorError(gettext("Sorry, that comment could not be read."))
     comment = comment.strip()
     if len(comment) > COMMENT_MAX_LENGTH:
-        raise VisitorError(f"Comments are limited to {COMMENT_MAX_LENGTH} characters.")
+        raise VisitorError(
+            gettext("Comments are limited to %(limit)s characters.") % {"limit": COMMENT_MAX_LENGTH}
+        )
     if UNSTORABLE.search(comment):
-        raise VisitorError("That comment contains characters that cannot be sent.")
+        raise VisitorError(gettext("That comment contains characters that cannot be sent."))
     return score, comment
 
 
@@ -212,7 +236,7 @@ def rate_conversation(
         else None
     )
     if handoff is None:
-        raise VisitorError("This conversation cannot be rated.")
+        raise VisitorError(gettext("This conversation cannot be rated."))
     try:
         return rate_handoff(
             handoff=handoff,
@@ -221,6 +245,10 @@ def rate_conversation(
             source="webchat",
         )
     except AlreadyRated:
-        raise VisitorError("You have already rated this conversation. Thank you!") from None
+        raise VisitorError(
+            gettext("You have already rated this conversation. Thank you!")
+        ) from None
     except HandoffError:
-        raise VisitorError("You can rate the conversation once the agent has ended it.") from None
+        raise VisitorError(
+            gettext("You can rate the conversation once the agent has ended it.")
+        ) from None

@@ -9,10 +9,19 @@ from csp.decorators import csp_replace
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
+from conversations.attachments import (
+    AttachmentError,
+    describe_limits,
+    limit_uploads,
+    store_uploads,
+)
 from webchat import limits, live, services, visitors
 
 
@@ -60,6 +69,8 @@ def chat(request: HttpRequest) -> HttpResponse:
         {
             "embed": embed,
             "socket_path": f"/ws/chat/?{token}",
+            "attach_path": f"{reverse('webchat_attach')}?{token}",
+            "attachment_limits": describe_limits(),
             "messages": services.recent_messages(conversation),
             "max_length": services.MAX_TEXT_LENGTH,
             "notice": "",
@@ -74,3 +85,40 @@ def chat(request: HttpRequest) -> HttpResponse:
 def demo(request: HttpRequest) -> HttpResponse:
     """A stand-in for a customer's website, embedding the widget with one script tag."""
     return render(request, "webchat/demo.html")
+
+
+# Not the visitor cookie but the signed token the page carries (as its socket does): a page on
+# another site cannot know it, so it is what stops forged uploads, as a CSRF token would (the
+# chat page, framed on other sites, has no CSRF cookie it could rely on).
+@csrf_exempt
+@require_POST
+@never_cache
+def attach(request: HttpRequest) -> HttpResponse:
+    """The visitor sends a file: it becomes their message, which comes back over the socket
+    like any other. The answer is the notice (empty, or why the file was refused: 422)."""
+    visitor_id = visitors.visitor_from_token(request.GET.get("t", ""))
+    if visitor_id is None:
+        return _attach_notice(request, gettext("Please reload the page to send files."), status=403)
+    # The same budgets as a message, from the cache, before the body is read or the database
+    # is touched.
+    address = request.META.get("REMOTE_ADDR", "")
+    if limits.message_wait(visitor_id=visitor_id, address=address) is not None:
+        return _attach_notice(request, str(services.TOO_QUICKLY), status=429)
+    guard = limit_uploads(request)
+    refusal = guard.refusal()  # a body announced too large is refused unread
+    uploads = [] if refusal else request.FILES.getlist("file")  # read through the guard
+    refusal = refusal or guard.refusal()
+    if refusal:
+        return _attach_notice(request, refusal, status=422)
+    if not uploads:
+        return _attach_notice(request, gettext("Please choose a file."), status=422)
+    try:
+        files = store_uploads(uploads)
+        services.post_visitor_message(visitor_id=visitor_id, text="", files=files)
+    except (AttachmentError, services.VisitorError) as error:
+        return _attach_notice(request, str(error), status=422)
+    return _attach_notice(request, "", status=200)
+
+
+def _attach_notice(request: HttpRequest, notice: str, *, status: int) -> HttpResponse:
+    return render(request, "webchat/chat.html#notice", {"notice": notice}, status=status)

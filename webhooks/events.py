@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from conversations.models import Bot, Conversation
+from webhooks import wakeup
 from webhooks.models import Delivery, Event
 
 
@@ -38,6 +39,7 @@ def record_event(
     # once an admin re-enables it, so nothing is lost in between.
     if bot.webhook_url and not bot.is_webchat:
         Delivery.objects.create(event=event, bot=bot, conversation=conversation)
+        transaction.on_commit(wakeup.delivery_queued)
     return event
 
 

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
+from webhooks import wakeup
 from webhooks.delivery import deliver_due
 from webhooks.events import prune_events, sequence_events
 from webhooks.models import WorkerHeartbeat
@@ -155,4 +156,7 @@ async def worker_loop(interval: float = 0.5) -> None:
             logger.exception("worker pass failed")
             done = 0
         if not done:
-            await asyncio.sleep(interval)
+            # Back early when a delivery is queued (webhooks/wakeup.py).
+            deadline = time.monotonic() + interval
+            while time.monotonic() < deadline and not await asyncio.to_thread(wakeup.woken):
+                await asyncio.sleep(wakeup.WAKE_CHECK)

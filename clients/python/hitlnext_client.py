@@ -83,6 +83,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "list_events": ("GET", "/events"),
     "list_labels": ("GET", "/labels"),
     "list_deliveries": ("GET", "/deliveries"),
+    "show_typing": ("POST", "/typing"),
 }
 
 
@@ -215,6 +216,17 @@ class Label:
 
 
 @dataclasses.dataclass(frozen=True)
+class Attachment:
+    """A file an agent attached: `url` is a signed link that expires (by default 24 h after
+    the event), so download it when the event arrives."""
+
+    url: str
+    name: str
+    content_type: str
+    size: int
+
+
+@dataclasses.dataclass(frozen=True)
 class OutboundMessage:
     """What `message.created` asks the bot to deliver to its user."""
 
@@ -226,6 +238,7 @@ class OutboundMessage:
     agent: AgentRef | None
     text: str
     created_at: datetime
+    attachments: tuple[Attachment, ...] = ()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> OutboundMessage:
@@ -234,6 +247,7 @@ class OutboundMessage:
             data,
             agent=AgentRef.from_json(data.get("agent")),
             created_at=_datetime(data["created_at"]),
+            attachments=tuple(_build(Attachment, a) for a in data.get("attachments") or ()),
         )
 
 
@@ -591,6 +605,11 @@ class HitlnextClient:
             idempotency_key=idempotency_key,
         )
         return RelayedMessage.from_json(response.json(), created=response.status_code == 201)
+
+    def show_typing(self, *, conversation_id: str) -> None:
+        """The user is typing: agents watching the conversation see "typing…" for a few
+        seconds. Send it every 3 to 5 seconds while the user types; nothing is stored."""
+        self._call("show_typing", json_body=_body(conversation_id=conversation_id))
 
     # Reading ----------------------------------------------------------------------------------
 

@@ -8,9 +8,12 @@ from django import template
 from django.conf import settings
 from django.utils import timezone
 from django.utils.timesince import timesince
+from django.utils.translation import gettext
 
 from agents.models import display_name
 from agents.roles import is_supervisor as _is_supervisor
+from conversations.attachments import Media, describe_limits
+from conversations.attachments import message_media as _message_media
 from conversations.models import Message
 from conversations.services import describe_payload
 from handoffs.naming import display_user_name
@@ -71,12 +74,37 @@ def payload_summary(message: Message) -> str:
 
 
 @register.filter
+def message_media(message: Message) -> list[Media]:
+    """The message's files and pictures, linked for an agent's session (the serve view)."""
+    return _message_media(message.payload)
+
+
+@register.filter
+def message_media_signed(message: Message) -> list[Media]:
+    """The same, with signed links: for the web chat visitor, who has no session."""
+    return _message_media(message.payload, signed=True)
+
+
+@register.simple_tag
+def attachment_accept() -> str:
+    """The file picker's hint (the server checks anyway): HITLNEXT_ATTACHMENT_TYPES."""
+    return ",".join(settings.HITLNEXT_ATTACHMENT_TYPES)
+
+
+@register.simple_tag
+def attachment_limits() -> str:
+    return describe_limits()
+
+
+@register.filter
 def ago(value: datetime | None) -> str:
     """The server's first rendering of a relative time; js/times.js keeps it current."""
     if value is None:
         return ""
     text = timesince(value, depth=1)
-    return "just now" if text.startswith("0\xa0minutes") else f"{text} ago"
+    if text.startswith("0\xa0"):  # "0 minutes", in any language
+        return gettext("just now")
+    return gettext("%(time)s ago") % {"time": text}
 
 
 @register.filter

@@ -48,6 +48,23 @@ RETRY_EVERY = 0.5
 CHECK_EVERY = 1.0
 
 
+# channels_redis 4.3's, unchanged: queue the message for each channel key below its capacity.
+GROUP_SEND_LUA = """
+local over_capacity = 0
+local current_time = ARGV[#ARGV - 1]
+local expiry = ARGV[#ARGV]
+for i=1,#KEYS do
+    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
+        redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+        redis.call('EXPIRE', KEYS[i], expiry)
+    else
+        over_capacity = over_capacity + 1
+    end
+end
+return over_capacity
+"""
+
+
 class RedisChannelLayer(BaseRedisChannelLayer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -140,6 +157,45 @@ class RedisChannelLayer(BaseRedisChannelLayer):
                 pipe.expire(key, self.group_expiry)
             await pipe.execute()
         logger.info("joined %d groups again for %d sockets", len(by_group), len(self._open))
+
+    # --- Sending -----------------------------------------------------------------------------
+
+    async def group_send(self, group: str, message: dict) -> None:
+        """channels_redis's group_send (4.3) in two round trips instead of four, and in one
+        when nobody is in the group (a conversation no agent watches): the expired members'
+        cleanup goes with the members' read, and each shard's expired messages' cleanup with
+        its delivery script. Every push from a request waits for these round trips."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        key = self._group_key(group)
+        pipe = self.connection(self.consistent_hash(group)).pipeline(transaction=False)
+        pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
+        pipe.zrange(key, 0, -1)
+        _, members = await pipe.execute()
+        if not members:
+            return
+        channels = [member.decode("utf8") for member in members]
+        by_shard, messages, capacities = self._map_channel_keys_to_connection(channels, message)
+        for index, keys in by_shard.items():
+            pipe = self.connection(index).pipeline(transaction=False)
+            for channel_key in keys:
+                pipe.zremrangebyscore(channel_key, min=0, max=int(time.time()) - int(self.expiry))
+            pipe.eval(
+                GROUP_SEND_LUA,
+                len(keys),
+                *keys,
+                *(messages[k] for k in keys),
+                *(capacities[k] for k in keys),
+                time.time(),
+                self.expiry,
+            )
+            *_, over_capacity = await pipe.execute()
+            if over_capacity > 0:
+                logger.info(
+                    "%s of %s channels over capacity in group %s",
+                    over_capacity,
+                    len(channels),
+                    group,
+                )
 
     # --- Reading -----------------------------------------------------------------------------
     # Overrides of channels_redis internals (4.3). receive() has one task at a time read the

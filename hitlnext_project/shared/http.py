@@ -7,7 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import get_supported_language_variant
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -32,3 +35,17 @@ def scope_header(scope: Mapping[str, Any], name: bytes) -> str:
         if key == name:
             return value.decode("latin-1")
     return ""
+
+
+def scope_language(scope: Mapping[str, Any]) -> str:
+    """The page language a socket's browser asked for (its Accept-Language), chosen as Django's
+    LocaleMiddleware chooses for a page: the first of settings.LANGUAGES it accepts, else
+    LANGUAGE_CODE."""
+    for code, _quality in parse_accept_lang_header(scope_header(scope, b"accept-language")):
+        if code == "*":
+            break
+        try:
+            return get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE

@@ -5,13 +5,19 @@
  *   is re-checked every 20 s, when the tab comes back and when another panel opens.
  * - placeItem: an item pushed to every agent (live-updates.js) is updated, inserted in sort
  *   order or dropped, according to the list's filter (data-statuses, data-labels, data-sort).
- *   A fresh pending one this page had not seen yet sounds the new-handoff alert.
+ *   A fresh pending one this page had not seen yet sounds the new-handoff alert; every pushed
+ *   item may notify (notifications.js).
+ * - the filters: a change tells the socket what the list now shows (the server pushes items
+ *   only to the pages that show them) and the list is fetched once the socket answers it has
+ *   joined (template#inbox-joined, live-updates.js), so no change falls between the two.
  * - applyQueueOrder: when the queue moves, the server pushes the pending ids in queue order
  *   (routing/queue_live.py) and the pending items shown are renumbered from it ("#2 in queue").
  */
-import { currentHandoff, each, me, now, showsConversation } from "./page.js";
-import { send } from "./live-socket.js";
+import { currentHandoff, each, inboxView, me, now, showsConversation } from "./page.js";
+import { isOpen, send } from "./live-socket.js";
 import { alertNewHandoff } from "./new-handoff-alert.js";
+import { gettext, interpolate } from "./i18n.js";
+import { notifyItem } from "./notifications.js";
 
 const FRESH_MS = 2 * 60 * 1000;
 const readMarks = {};  // item id -> this agent's read mark, kept when an item leaves the list
@@ -52,6 +58,36 @@ setInterval(decorateAll, 20000);
 document.addEventListener("visibilitychange", function () {
   if (!document.hidden) decorateAll();
 });
+
+/* --- the filters ------------------------------------------------------------------------ */
+const JOIN_WAIT_MS = 2000;  // no answer by then (a busy server): fetch the list anyway
+let joinWait = null;
+
+function refreshList() {
+  clearTimeout(joinWait);
+  joinWait = null;
+  htmx.trigger(document.body, "inbox:refresh");
+}
+
+function showView() {
+  if (!isOpen()) {
+    refreshList();  // the hello of the next connection tells the server, then refreshes again
+    return;
+  }
+  send({ action: "inbox", statuses: inboxView() });
+  clearTimeout(joinWait);
+  joinWait = setTimeout(refreshList, JOIN_WAIT_MS);
+}
+
+/* template#inbox-joined: the socket is in the groups of what the list shows. */
+export function inboxJoined() {
+  refreshList();
+}
+
+document.addEventListener("change", function (event) {
+  if (event.target.closest && event.target.closest("#inbox-filters")) showView();
+});
+document.body.addEventListener("inbox:view", showView);
 
 /* --- placing a pushed item ------------------------------------------------------------- */
 function words(value) {
@@ -132,6 +168,7 @@ export function placeItem(item) {
   const isNew = !seen[item.id] && item.dataset.status === "pending" &&
     now() - Number(item.dataset.created) < FRESH_MS;
   seen[item.id] = true;
+  notifyItem(item, isNew);  // with the tab hidden, and the agent's opt-in
 
   const list = document.getElementById("inbox-list");
   if (list && matches(item, list)) {
@@ -164,7 +201,8 @@ function showPosition(item, position) {
     status.after(badge);
   }
   badge.dataset.position = String(position);
-  badge.textContent = "#" + position + " in queue";
+  if (badge.dataset.msgid) badge.dataset.msgidArgs = JSON.stringify({ position: position });
+  badge.textContent = interpolate(gettext("#%(position)s in queue"), { position: position });
 }
 
 /* An item pushed for a user message comes without its position, which that did not change. */

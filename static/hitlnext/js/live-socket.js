@@ -2,12 +2,17 @@
  *
  * What the page tells the server (small JSON control messages):
  * - "hello" on every (re)connect, with the handoff it shows and the last message and note it
- *   has: the server answers with the current state and what the panel missed, and the inbox
- *   list is re-fetched (inbox:refresh), so nothing is lost while the socket was down, nor
- *   between the page's rendering and the socket's opening. Again every 30 min, which renews
- *   the socket's group memberships (they expire after a day).
+ *   has, and what its inbox shows (the server pushes an inbox item only to the pages whose
+ *   filters show it): the server answers with the current state and what the panel missed,
+ *   and once it has joined the inbox's groups, with template#inbox-joined, on which the list
+ *   is re-fetched (inbox.js), so nothing is lost while the socket was down, nor between the
+ *   page's rendering and the socket's opening. Again every 30 min, which renews the socket's
+ *   group memberships (they expire after a day).
+ * - "inbox" when the inbox's filters change (inbox.js), answered the same way;
  * - "watch" when another panel opens (a click in the inbox, back and forward), with the same
- *   catch-up: a message or note added while the panel was on its way is sent then;
+ *   catch-up: a message or note added while the panel was on its way is sent then; and every
+ *   minute while a conversation is shown in a visible tab, with the ids it shows, so a push
+ *   lost while the socket stayed open (the next one arrived) is filled in;
  * - "read" when the agent sees the conversation: a panel opens in a visible tab (opening it is a
  *   GET, which changes nothing on the server), the tab comes back, and (live-updates.js,
  *   inbox.js) something arrives in view;
@@ -16,10 +21,14 @@
  * websocket timeout, a restart), which htmx does not retry, is retried here.
  * What the server pushes is sorted by live-updates.js.
  */
-import { currentHandoff, showsConversation } from "./page.js";
+import { currentHandoff, inboxView, showsConversation } from "./page.js";
 import { isOnline } from "./presence.js";
 
 const HELLO_EVERY_MS = 30 * 60 * 1000;
+// The open conversation is checked for gaps this often: a push lost without the socket
+// closing (Redis restarting, a server killed between a commit and its push) shows within it.
+const CATCH_UP_EVERY_MS = 60 * 1000;
+const SHOWN_MAX = 100;  // the server's SHOWN_MAX
 const ACTIVITY_EVERY_MS = 30000;
 let socket = null;
 let watched;
@@ -29,26 +38,38 @@ export function send(payload) {
   if (socket) socket.send(JSON.stringify(payload));
 }
 
-/* The newest id the panel shows in a list (0: the list is there, empty), or null without one. */
-function lastShown(listSelector, itemSelector) {
-  const list = document.querySelector("#conversation " + listSelector);
-  if (!list) return null;
-  let last = 0;
-  list.querySelectorAll(itemSelector).forEach(function (item) {
-    last = Math.max(last, Number(item.dataset.id));
-  });
-  return last;
+export function isOpen() {
+  return socket !== null;
 }
 
-function tell(action) {
+/* The ids the panel shows in a list, oldest first, or null without the list. */
+function shownIds(listSelector, itemSelector) {
+  const list = document.querySelector("#conversation " + listSelector);
+  if (!list) return null;
+  return Array.from(list.querySelectorAll(itemSelector), function (item) {
+    return Number(item.dataset.id);
+  }).sort(function (a, b) { return a - b; });
+}
+
+/* The newest id of `ids` (0: the list is there, empty), or null without one. */
+function newest(ids) {
+  return ids === null ? null : (ids.length ? ids[ids.length - 1] : 0);
+}
+
+function tell(action, extra) {
   const handoff = currentHandoff();
   watched = handoff;
-  send({
+  const messages = shownIds(".message-log", ".message[data-id]");
+  const notes = shownIds(".notes-list", ".note[data-id]");
+  send(Object.assign({
     action: action,
     handoff: handoff ? Number(handoff) : null,
-    after: lastShown(".message-log", ".message[data-id]"),
-    notes_after: lastShown(".notes-list", ".note[data-id]"),
-  });
+    after: newest(messages),
+    notes_after: newest(notes),
+    // The latest ones shown: the server also sends any missing between them (a lost push).
+    shown: messages && messages.slice(-SHOWN_MAX),
+    notes_shown: notes && notes.slice(-SHOWN_MAX),
+  }, extra || {}));
   // After the watch: the server marks read the conversation this socket now watches.
   if (handoff && !document.hidden) send({ action: "read" });
 }
@@ -59,11 +80,14 @@ function watch(force) {
 
 document.addEventListener("htmx:wsOpen", function (event) {
   socket = event.detail.socketWrapper;
-  tell("hello");
-  // Whatever changed while the socket was away (or before it first opened).
-  htmx.trigger(document.body, "inbox:refresh");
+  // refresh: whatever changed while the socket was away (or before it first opened), once the
+  // answer says the socket is in the inbox's groups.
+  tell("hello", { inbox: inboxView(), refresh: true });
 });
-setInterval(function () { tell("hello"); }, HELLO_EVERY_MS);
+setInterval(function () { tell("hello", { inbox: inboxView() }); }, HELLO_EVERY_MS);
+setInterval(function () {
+  if (socket && currentHandoff() && !document.hidden) tell("watch");
+}, CATCH_UP_EVERY_MS);
 
 document.addEventListener("htmx:wsClose", function (event) {
   const code = event.detail.event.code;
@@ -85,7 +109,7 @@ htmx.onLoad(function (elt) {
 });
 document.addEventListener("htmx:historyRestore", function () {
   watch(true);
-  htmx.trigger(document.body, "inbox:refresh");
+  htmx.trigger(document.body, "inbox:view");  // inbox.js: the restored filters, then the list
 });
 
 document.addEventListener("visibilitychange", function () {

@@ -1,7 +1,8 @@
 /* What the server pushes: fragments rendered once for every agent, swapped out of band by id.
  * The "hitlnext-live" htmx extension (on <body>) looks at each pushed fragment first:
  * - inbox items are placed by inbox.js (the list's filter decides), not swapped, and the
- *   queue's order renumbers the pending ones (inbox.js);
+ *   queue's order renumbers the pending ones (inbox.js); template#inbox-joined (the socket
+ *   follows what the list shows) has the list fetched again (inbox.js);
  * - data-reload asks for the open panel again (too much was missed to append);
  * - fragments for things this page does not show are dropped (no htmx target errors);
  * - new messages in view are reported read; a head saying this agent took the handoff in
@@ -9,7 +10,7 @@
  * Messages and notes already shown are dropped by dedupe.js, "You" is put in by personalize.js.
  */
 import { currentHandoff, me } from "./page.js";
-import { applyQueueOrder, placeItem } from "./inbox.js";
+import { applyQueueOrder, inboxJoined, placeItem } from "./inbox.js";
 import { send } from "./live-socket.js";
 
 function reloadPanel() {
@@ -36,6 +37,9 @@ htmx.defineExtension("hitlnext-live", {
       } else if (el.id === "queue-order") {
         el.remove();
         applyQueueOrder(el);
+      } else if (el.id === "inbox-joined") {
+        el.remove();
+        inboxJoined();
       } else if (el.dataset.reload) {
         el.remove();
         reloadPanel();

@@ -1,6 +1,8 @@
-/* A new handoff while the tab is hidden: a chime (body[data-sound-url]) and a title blinking
+/* A new handoff while the tab is hidden: a chime (body[data-sound-url]; not when the agent's
+ * profile turned "Play a sound" off, body[data-sound="off"]) and a title blinking
  * "(n) New handoff" until the agent looks at the tab again.
  */
+import { gettext } from "./i18n.js";
 
 const baseTitle = document.title;
 let blink = null;
@@ -9,16 +11,20 @@ let waiting = 0;
 export function alertNewHandoff() {
   if (!document.hidden) return;
   waiting += 1;
-  try {
-    const played = new Audio(document.body.dataset.soundUrl).play();
-    if (played && played.catch) played.catch(function () {});
-  } catch (e) { /* no audio: the title still blinks */ }
+  if (document.body.dataset.sound !== "off") playChime();
   if (blink) return;
   let on = false;
   blink = setInterval(function () {
     on = !on;
-    document.title = on ? "(" + waiting + ") New handoff" : baseTitle;
+    document.title = on ? "(" + waiting + ") " + gettext("New handoff") : baseTitle;
   }, 1000);
+}
+
+function playChime() {
+  try {
+    const played = new Audio(document.body.dataset.soundUrl).play();
+    if (played && played.catch) played.catch(function () {});
+  } catch (e) { /* no audio: the title still blinks */ }
 }
 
 document.addEventListener("visibilitychange", function () {

@@ -18,6 +18,15 @@ export function currentHandoff() {
   return panel && panel.dataset.handoff ? panel.dataset.handoff : null;
 }
 
+/* The statuses the inbox shows (the ticked "Show" filters); none on a page without an inbox. */
+export function inboxView() {
+  const form = document.getElementById("inbox-filters");
+  if (!form) return [];
+  return Array.from(form.querySelectorAll('input[name="status"]:checked')).map(function (box) {
+    return box.value;
+  });
+}
+
 /* Content htmx brought in (htmx.onLoad) that is, or holds, a new conversation panel. */
 export function showsConversation(elt) {
   return elt.id === "conversation" || !!(elt.querySelector && elt.querySelector("#conversation"));

@@ -2,8 +2,9 @@
  *
  * The trigger (body[data-template-trigger], ":" by default) typed at the start of the box or
  * after a space opens a listbox of the message templates whose name contains what follows it.
- * The ARIA combobox pattern: the textbox carries aria-expanded, aria-controls and
- * aria-activedescendant; ArrowUp/ArrowDown move, Enter chooses (instead of sending), Escape
+ * The textbox says it completes from a list (aria-autocomplete, aria-controls) and points at the
+ * chosen option (aria-activedescendant); not aria-expanded, which a textarea may not carry
+ * (axe-core's aria-allowed-attr: a textarea cannot take the combobox role that allows it); ArrowUp/ArrowDown move, Enter chooses (instead of sending), Escape
  * closes; the mouse works too. The templates come filled in by the server as JSON (the form's
  * data-templates-url) and only ever go into text (value, textContent).
  */
@@ -68,7 +69,6 @@ function close(box) {
     list.hidden = true;
     list.textContent = "";
   }
-  box.setAttribute("aria-expanded", "false");
   box.removeAttribute("aria-activedescendant");
   if (state && state.box === box) state = null;
 }
@@ -111,7 +111,6 @@ function open(box, list, matches) {
   });
   state = { box: box, list: list, matches: matches, active: -1 };
   list.hidden = false;
-  box.setAttribute("aria-expanded", "true");
   let keep = -1;
   matches.forEach(function (template, i) { if (template.id === previous) keep = i; });
   setActive(keep);

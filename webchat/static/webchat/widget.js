@@ -9,6 +9,14 @@
   window.hitlnextWidgetLoaded = true;
   var origin = new URL(script.src, window.location.href).origin;
   var PHONE = 520; // below this width the chat takes the whole screen above the button
+  // The host page has no catalog of ours: the button's words for the languages the chat
+  // speaks (locale/), chosen as the chat page chooses, by the browser's language.
+  var WORDS = {
+    en: { chat: "Chat", open: "Chat with us", close: "Close chat" },
+    fr: { chat: "Discussion", open: "Discutez avec nous", close: "Fermer la discussion" },
+    es: { chat: "Chat", open: "Chatea con nosotros", close: "Cerrar el chat" },
+  };
+  var words = WORDS[(navigator.language || "en").slice(0, 2).toLowerCase()] || WORDS.en;
 
   function css(el, rules) {
     Object.keys(rules).forEach(function (key) { el.style[key] = rules[key]; });
@@ -17,7 +25,7 @@
   function build() {
     var frame = document.createElement("iframe");
     frame.id = "hitlnext-chat-frame";
-    frame.title = "Chat";
+    frame.title = words.chat;
     frame.hidden = true;
     css(frame, {
       position: "fixed", border: "0", zIndex: "2147483646", background: "#fff",
@@ -27,7 +35,7 @@
     var button = document.createElement("button");
     button.type = "button";
     button.id = "hitlnext-chat-button";
-    button.textContent = "Chat with us";
+    button.textContent = words.open;
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-controls", frame.id);
     css(button, {
@@ -55,7 +63,7 @@
         frame.src = origin + "/chat/?embed=1";
       }
       frame.hidden = !opening;
-      button.textContent = opening ? "Close chat" : "Chat with us";
+      button.textContent = opening ? words.close : words.open;
       button.setAttribute("aria-expanded", opening ? "true" : "false");
     });
     window.addEventListener("resize", place);

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import signal
-import time
 
 from django.core.management.base import BaseCommand
 from django.db import Error as DatabaseError
 
+from webhooks import wakeup
 from webhooks.worker import forget_heartbeat, run_once
 
 
@@ -40,10 +40,9 @@ class Command(BaseCommand):
             if once:
                 break
             if not done:
-                # Sleep in short steps so a stop request is noticed within a fraction of it.
-                deadline = time.monotonic() + interval
-                while not stopping and time.monotonic() < deadline:
-                    time.sleep(min(0.1, interval))
+                # In short steps: a stop request is noticed within a fraction of the interval,
+                # and a delivery queued meanwhile starts the next pass at once.
+                wakeup.idle(interval, stopping=lambda: stopping)
         try:
             forget_heartbeat()  # stopped on purpose: no heartbeat left to age into an alarm
         except DatabaseError:

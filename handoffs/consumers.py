@@ -306,15 +306,13 @@ class AgentConsumer(AsyncWebsocketConsumer):
         if not await database_sync_to_async(may_join)(self.user):
             return
         if group not in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.joined.append(group)
+            await self._join([group])
         await self.send(text_data=await database_sync_to_async(state)())
 
     async def _leave_page_groups_not_allowed(self) -> None:
         for group, may_join, _ in _page_groups.values():
             if group in self.joined and not await database_sync_to_async(may_join)(self.user):
-                await self.channel_layer.group_discard(group, self.channel_name)
-                self.joined.remove(group)
+                await self._leave([group])
 
     async def _renew_viewing(self) -> None:
         if self.watching is not None:
@@ -349,14 +347,11 @@ class AgentConsumer(AsyncWebsocketConsumer):
     async def _switch_conversation(self, conversation_id: int | None) -> None:
         if conversation_id == self.watching:
             return
+        # Join the new conversation before leaving the old one: no push falls in between.
         if conversation_id is not None:
-            group = live.conversation_group(conversation_id)
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.joined.append(group)
+            await self._join([live.conversation_group(conversation_id)])
         if self.watching is not None:
-            old = live.conversation_group(self.watching)
-            await self.channel_layer.group_discard(old, self.channel_name)
-            self.joined.remove(old)
+            await self._leave([live.conversation_group(self.watching)])
         previous, self.watching = self.watching, conversation_id
         # Who else is viewing: both conversations' watchers see the change.
         if previous is not None:

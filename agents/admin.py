@@ -10,6 +10,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy, ngettext
 
 from agents.models import AgentProfile
 from agents.services import profile_for, routing_settings_changed, set_online
@@ -21,7 +22,7 @@ class AgentProfileInline(admin.StackedInline):
     model = AgentProfile
     can_delete = False
     max_num = 1
-    verbose_name = verbose_name_plural = "agent profile"
+    verbose_name = verbose_name_plural = gettext_lazy("agent profile")
     fields = (
         "avatar",
         "capacity",
@@ -58,7 +59,7 @@ class AgentProfileAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.action(description="Set selected agents offline")
+    @admin.action(description=gettext_lazy("Set selected agents offline"))
     def set_offline(self, request: HttpRequest, queryset: QuerySet[AgentProfile]) -> None:
         _set_offline(self, request, [profile.user for profile in queryset.select_related("user")])
 
@@ -104,12 +105,14 @@ class AgentAdmin(UserAdmin):
             # More room or a new language may fit a queued handoff (auto-assignment).
             routing_settings_changed(agent=form.instance)
 
-    @admin.display(boolean=True, description="online", ordering="agent_profile__online")
+    @admin.display(
+        boolean=True, description=gettext_lazy("online"), ordering="agent_profile__online"
+    )
     def online(self, user) -> bool | None:
         profile = getattr(user, "agent_profile", None)
         return profile.online if profile is not None else None
 
-    @admin.action(description="Set selected agents offline")
+    @admin.action(description=gettext_lazy("Set selected agents offline"))
     def set_offline(self, request: HttpRequest, queryset: QuerySet) -> None:
         _set_offline(self, request, list(queryset))
 
@@ -117,4 +120,10 @@ class AgentAdmin(UserAdmin):
 def _set_offline(model_admin: admin.ModelAdmin, request: HttpRequest, users: list) -> None:
     for user in users:
         set_online(agent=user, online=False)
-    model_admin.message_user(request, f"{len(users)} agent(s) set offline.", messages.SUCCESS)
+    count = len(users)
+    model_admin.message_user(
+        request,
+        ngettext("%(count)s agent set offline.", "%(count)s agents set offline.", count)
+        % {"count": count},
+        messages.SUCCESS,
+    )

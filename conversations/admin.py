@@ -10,7 +10,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, gettext_lazy
 
 from conversations.models import Bot, Conversation, EndUser, Message
 from conversations.webhook_urls import MASK, redact_url, unredact_url
@@ -18,13 +20,17 @@ from hitlnext_project.shared.admin import ReadOnlyAdmin
 
 
 def _show_once(request: HttpRequest, bot: Bot, what: str, value: str) -> None:
+    # format_html() with a translated sentence: the sentence is ours, its values are escaped.
+    text = gettext("%(what)s of “%(bot)s”: %(value)s — copy it now, it will not be shown again.")
     messages.warning(
         request,
-        format_html(
-            "{} of “{}”: <code>{}</code> — copy it now, it will not be shown again.",
-            what,
-            bot.name,
-            value,
+        mark_safe(  # every value below is escaped
+            text
+            % {
+                "what": conditional_escape(what),
+                "bot": conditional_escape(bot.name),
+                "value": format_html("<code>{}</code>", value),
+            }
         ),
     )
 
@@ -45,10 +51,10 @@ class BotForm(forms.ModelForm):
         if self.instance.pk and self.instance.webhook_url:
             self.initial["webhook_url"] = redact_url(self.instance.webhook_url)
         if "webhook_url" in self.fields:
-            self.fields["webhook_url"].help_text = (
+            self.fields["webhook_url"].help_text = gettext(
                 "http(s) only. Credentials in it (user:password@, ?token=) are kept but "
-                f"shown as {MASK}; leave {MASK} as is to keep them."
-            )
+                "shown as %(mask)s; leave %(mask)s as is to keep them."
+            ) % {"mask": MASK}
 
     def clean_webhook_url(self) -> str:
         # The instance still holds the stored URL here (the form's values reach it after the
@@ -81,7 +87,7 @@ class BotAdmin(admin.ModelAdmin):
     readonly_fields = ("api_key_hint", "created_at")
     actions = ("rotate_api_key", "rotate_webhook_secret")
 
-    @admin.display(description="webhook URL", ordering="webhook_url")
+    @admin.display(description=gettext_lazy("webhook URL"), ordering="webhook_url")
     def webhook_endpoint(self, obj: Bot) -> str:
         return redact_url(obj.webhook_url)
 
@@ -92,24 +98,24 @@ class BotAdmin(admin.ModelAdmin):
         api_key = obj.set_new_api_key()
         secret = obj.set_new_webhook_secret()
         super().save_model(request, obj, form, change)
-        _show_once(request, obj, "API key", api_key)
-        _show_once(request, obj, "Webhook secret", secret)
+        _show_once(request, obj, gettext("API key"), api_key)
+        _show_once(request, obj, gettext("Webhook secret"), secret)
 
-    @admin.action(description="Rotate API key", permissions=["change"])
+    @admin.action(description=gettext_lazy("Rotate API key"), permissions=["change"])
     def rotate_api_key(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         # The old key stops working at once: the bot must be given the new one.
         for bot in queryset:
             key = bot.set_new_api_key()
             bot.save(update_fields=["api_key_hash", "api_key_hint"])
-            _show_once(request, bot, "New API key", key)
+            _show_once(request, bot, gettext("New API key"), key)
 
-    @admin.action(description="Rotate webhook secret", permissions=["change"])
+    @admin.action(description=gettext_lazy("Rotate webhook secret"), permissions=["change"])
     def rotate_webhook_secret(self, request: HttpRequest, queryset: QuerySet[Bot]) -> None:
         # Every later attempt, retries included, is signed with the new secret.
         for bot in queryset:
             secret = bot.set_new_webhook_secret()
             bot.save(update_fields=["webhook_secret"])
-            _show_once(request, bot, "New webhook secret", secret)
+            _show_once(request, bot, gettext("New webhook secret"), secret)
 
 
 @admin.register(EndUser)
@@ -150,10 +156,10 @@ class MessageAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description="conversation", ordering="conversation__external_id")
+    @admin.display(description=gettext_lazy("Conversation"), ordering="conversation__external_id")
     def conversation_ref(self, obj: Message) -> str:
         return obj.conversation.external_id
 
-    @admin.display(description="text")
+    @admin.display(description=gettext_lazy("text"))
     def short_text(self, obj: Message) -> str:
         return obj.text[:80]

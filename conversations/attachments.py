@@ -35,6 +35,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from conversations.models import Attachment, Message
 
@@ -92,12 +94,17 @@ def max_bytes() -> int:
 
 
 def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+    """The size as people read it, "512 bytes", "1.5 MB" ("1,5 Mo" in French), in the active
+    language. Agents' pages write pushed sizes themselves, with the same words
+    (static/hitlnext/js/units.js)."""
+    if size < 1024:
+        return ngettext("%(size)s byte", "%(size)s bytes", size) % {"size": size}
+    value = size / 1024
+    for unit in (gettext_noop("%(size)s KB"), gettext_noop("%(size)s MB")):
+        if value < 1024:
+            return gettext(unit) % {"size": number_format(value, 1)}
         value /= 1024
-    return f"{size} bytes"  # pragma: no cover
+    return gettext("%(size)s GB") % {"size": number_format(value, 1)}
 
 
 def clean_filename(raw: str) -> str:
@@ -133,7 +140,10 @@ def is_allowed(name: str, content_type: str) -> bool:
 
 def describe_limits() -> str:
     kinds = ", ".join(t.lstrip(".") for t in settings.HITLNEXT_ATTACHMENT_TYPES)
-    return f"Files up to {human_size(max_bytes())} of these kinds: {kinds}."
+    return gettext("Files up to %(size)s of these kinds: %(kinds)s.") % {
+        "size": human_size(max_bytes()),
+        "kinds": kinds,
+    }
 
 
 # Reasons no clean file name can be (it has no control characters).
@@ -183,9 +193,25 @@ class LimitedUploadHandler(FileUploadHandler):
         if self.too_large is None:
             return None
         if self.too_large == _TOO_MANY:
-            return f"Attach at most {MAX_FILES_PER_MESSAGE} files to one message."
-        what = "The upload" if self.too_large == _WHOLE_BODY else f"“{self.too_large}”"
-        return f"{what} is too large: files may be at most {human_size(max_bytes())}."
+            return too_many_files()
+        if self.too_large == _WHOLE_BODY:
+            return gettext("The upload is too large: files may be at most %(size)s.") % {
+                "size": human_size(max_bytes())
+            }
+        return too_large(self.too_large)
+
+
+def too_many_files() -> str:
+    return gettext("Attach at most %(count)s files to one message.") % {
+        "count": MAX_FILES_PER_MESSAGE
+    }
+
+
+def too_large(name: str) -> str:
+    return gettext("“%(name)s” is too large: files may be at most %(size)s.") % {
+        "name": name,
+        "size": human_size(max_bytes()),
+    }
 
 
 def limit_uploads(request) -> LimitedUploadHandler:
@@ -201,23 +227,29 @@ def check_upload(upload: UploadedFile) -> tuple[str, str]:
     name = clean_filename(upload.name or "file")
     content_type = content_type_for(name)
     if not is_allowed(name, content_type):
-        ext = extension_of(name) or "without an extension"
-        raise AttachmentError(
-            f"“{name}” cannot be sent: files {ext} are not allowed. {describe_limits()}"
-        )
+        ext = extension_of(name)
+        if ext:
+            refused = gettext("“%(name)s” cannot be sent: files %(extension)s are not allowed.")
+        else:
+            refused = gettext(
+                "“%(name)s” cannot be sent: files without an extension are not allowed."
+            )
+        refused %= {"name": name, "extension": ext}
+        raise AttachmentError(f"{refused} {describe_limits()}")
     if upload.size is not None and upload.size > max_bytes():
-        raise AttachmentError(
-            f"“{name}” is too large: files may be at most {human_size(max_bytes())}."
-        )
+        raise AttachmentError(too_large(name))
     if not upload.size:
-        raise AttachmentError(f"“{name}” is empty.")
+        raise AttachmentError(gettext("“%(name)s” is empty.") % {"name": name})
     magic = INLINE_IMAGES.get(content_type)
     if magic is not None:
         upload.seek(0)
         head = upload.read(16)
         upload.seek(0)
         if not head.startswith(magic) or (content_type == "image/webp" and head[8:12] != b"WEBP"):
-            raise AttachmentError(f"“{name}” is not a valid {content_type.split('/')[1]} image.")
+            raise AttachmentError(
+                gettext("“%(name)s” is not a valid %(format)s image.")
+                % {"name": name, "format": content_type.split("/")[1]}
+            )
     return name, content_type
 
 
@@ -225,7 +257,7 @@ def store_uploads(uploads: Sequence[UploadedFile]) -> list[StoredFile]:
     """Check every upload, then write them to storage. Nothing is written unless all pass;
     the caller attaches them in its transaction, or discards them (discard_files)."""
     if len(uploads) > MAX_FILES_PER_MESSAGE:
-        raise AttachmentError(f"Attach at most {MAX_FILES_PER_MESSAGE} files to one message.")
+        raise AttachmentError(too_many_files())
     checked = [(upload, *check_upload(upload)) for upload in uploads]
     storage = attachment_storage()
     stored: list[StoredFile] = []

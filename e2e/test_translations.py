@@ -121,3 +121,63 @@ def test_a_spanish_visitor_gets_the_web_chat_in_spanish(browser: Browser, live_s
 
     expect(page.get_by_text("Esperando a que se una una persona…")).to_be_visible()
     context.close()
+
+
+def test_live_updates_an_english_speaker_caused_reach_a_french_page_in_french(
+    browser: Browser, live_server_url, api, agent, second_agent
+):
+    """Pushes are rendered once, in the language of whoever caused them: the French page
+    puts its own words in (personalize.js) and writes sizes itself (units.js)."""
+    from agents.models import AgentProfile
+    from e2e.test_workspace import agent_page, open_handoff
+
+    AgentProfile.objects.filter(user=agent).update(interface_language="en")
+    AgentProfile.objects.filter(user=second_agent).update(interface_language="fr")
+    handoff = start_handoff(api, 3, "Ada Lovelace")
+    alice = agent_page(browser, live_server_url, agent.username)
+    at_alice = open_handoff(alice, "Ada Lovelace")
+    at_alice.get_by_role("button", name="Assign to me").click()
+    expect(at_alice.get_by_role("textbox", name="Message")).to_be_visible()
+    bob = browser.new_context(locale="en-US").new_page()
+    bob.goto(f"{live_server_url}/login/")
+    bob.get_by_label("Username").fill(second_agent.username)
+    bob.get_by_label("Password").fill(PASSWORD)
+    bob.get_by_role("button", name="Log in").click()
+    bob.get_by_role("switch", name="En ligne").click()
+    bob.goto(f"{live_server_url}/handoffs/{handoff['id']}/")
+    at_bob = bob.get_by_role("region", name="Messages")
+    expect(at_bob.get_by_text("Alice Martin répond ; vous regardez.")).to_be_visible()
+
+    response = api.post(  # the bot relays a file the user sent: English, as the API is
+        "/messages",
+        json={
+            "conversation_id": "fr-3",
+            "user_id": "u-3",
+            "channel": "whatsapp",
+            "id": "file-1",
+            "direction": "incoming",
+            "payload": {
+                "type": "file",
+                "url": "https://files.example.com/devis.pdf",
+                "name": "devis.pdf",
+                "size": 1536,
+            },
+        },
+    )
+    assert response.status_code in (200, 201), response.text
+    log = at_bob.get_by_role("log", name="Conversation")
+    expect(log.get_by_role("article").filter(has_text="devis.pdf")).to_contain_text("1,5 Ko")
+
+    at_alice.get_by_role("button", name="Transfer").click()
+    alice.get_by_role("dialog", name="Transfer handoff").get_by_role(
+        "button", name="Bob Stone"
+    ).click()
+
+    notice = bob.get_by_role("status")
+    expect(notice).to_contain_text("Alice Martin vous a transféré une demande :")
+    expect(notice.get_by_role("button", name="Fermer")).to_be_visible()  # "Dismiss"
+    contact = bob.get_by_role("region", name="Coordonnées")  # its labels, pushed
+    expect(contact).to_contain_text("Étiquettes")
+    expect(contact).not_to_contain_text("Labels")
+    for page in (alice, bob):
+        page.context.close()

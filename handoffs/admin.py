@@ -14,6 +14,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from handoffs import labels, services
 from handoffs.errors import HandoffError
@@ -56,7 +57,9 @@ class HandoffAdmin(admin.ModelAdmin):
         "conversation__end_user__variables__fullName",
         "conversation__end_user__variables__email",
     )
-    search_help_text = "#id for one handoff; else conversation id, user id, user name or email."
+    search_help_text = gettext_lazy(
+        "#id for one handoff; else conversation id, user id, user name or email."
+    )
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
     fields = (
@@ -95,11 +98,11 @@ class HandoffAdmin(admin.ModelAdmin):
             return queryset.filter(pk=int(match.group(1))), False
         return super().get_search_results(request, queryset, search_term)
 
-    @admin.display(description="user", ordering="conversation__end_user__external_id")
+    @admin.display(description=gettext_lazy("user"), ordering="conversation__end_user__external_id")
     def user_name(self, handoff: Handoff) -> str:
         return display_user_name(handoff.conversation.end_user)
 
-    @admin.display(description="conversation", ordering="conversation__external_id")
+    @admin.display(description=gettext_lazy("Conversation"), ordering="conversation__external_id")
     def conversation_link(self, handoff: Handoff) -> str:
         conversation = handoff.conversation
         try:
@@ -108,7 +111,8 @@ class HandoffAdmin(admin.ModelAdmin):
             return conversation.external_id
         return format_html('<a href="{}">{}</a>', url, conversation.external_id)
 
-    @admin.display(description="labels")
+    # Capitalised as the admin shows it: the catalogs' "labels" is a phrase of the reports.
+    @admin.display(description=gettext_lazy("Labels"))
     def label_names(self, handoff: Handoff) -> str:
         return ", ".join(label.name for label in handoff.labels.all())
 
@@ -121,7 +125,9 @@ class HandoffAdmin(admin.ModelAdmin):
         names = [label.name for label in form.cleaned_data["labels"]]
         labels.set_handoff_labels(handoff=form.instance, names=names)
 
-    @admin.action(description="Reject selected handoffs (the bot takes the conversation back)")
+    @admin.action(
+        description=gettext_lazy("Reject selected handoffs (the bot takes the conversation back)")
+    )
     def reject_selected(self, request: HttpRequest, queryset: QuerySet[Handoff]) -> None:
         rejected, refused = 0, []
         for handoff in queryset:
@@ -131,11 +137,17 @@ class HandoffAdmin(admin.ModelAdmin):
             except HandoffError:
                 refused.append(f"#{handoff.pk}")
         if rejected:
-            self.message_user(request, f"Rejected {rejected} handoff(s).", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Rejected %(count)s handoff.", "Rejected %(count)s handoffs.", rejected)
+                % {"count": rejected},
+                messages.SUCCESS,
+            )
         if refused:
             self.message_user(
                 request,
-                f"Not rejected (already finished): {', '.join(refused)}.",
+                gettext("Not rejected (already finished): %(handoffs)s.")
+                % {"handoffs": ", ".join(refused)},
                 messages.WARNING,
             )
 
@@ -148,7 +160,7 @@ class LabelAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Label]:
         return super().get_queryset(request).annotate(handoff_count=Count("handoffs"))
 
-    @admin.display(description="handoffs", ordering="handoff_count")
+    @admin.display(description=gettext_lazy("Handoffs"), ordering="handoff_count")
     def handoff_count(self, label: WithAnnotations[Label, _LabelCounts]) -> int:
         return label.handoff_count
 
@@ -169,7 +181,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     list_display = ("name", "short_text")
     search_fields = ("name", "text")
 
-    @admin.display(description="text")
+    @admin.display(description=gettext_lazy("text"))
     def short_text(self, template: MessageTemplate) -> str:
         return template.text if len(template.text) <= 80 else template.text[:79] + "…"
 
@@ -183,15 +195,16 @@ class SystemMessageAdmin(admin.ModelAdmin):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if field is not None and db_field.name == "text":
-            field.help_text = (
+            field.help_text = gettext(
                 "Write {{agentName}} where the agent's name goes (assign messages). Transfer "
                 'messages may use {{queuePosition}} (1, 2…) and {{estimatedWait}} ("about 3 '
                 'minutes"); a placeholder without a value takes its clause (between commas) or '
                 "sentence with it. Sent in the user's language, else the bot's default "
-                "language, else English."
+                "language, else English. Any message may use {{fullName}} (the user's shown "
+                "name) and {{user.<variable>}}."
             )
         if field is not None and db_field.name == "language":
-            field.help_text = "A language code as the bot sends it: en, fr, es, pt-BR…"
+            field.help_text = gettext("A language code as the bot sends it: en, fr, es, pt-BR…")
         return field
 
 

@@ -18,7 +18,6 @@ import os
 from typing import Any
 
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils.html import format_html
 
 from agents.live import agent_group
@@ -85,16 +84,7 @@ def handoff_transferred(handoff_id: int, *, to_agent_id: int, by_name: str) -> N
     handoff = _load_for_item(handoff_id)
     if handoff is None or handoff.agent_id != to_agent_id:
         return  # moved on again before this ran
-    notice = format_html(
-        '<div id="flash" hx-swap-oob="innerHTML"><p class="flash-message flash-info">'
-        '{} transferred <a href="{}">#{} {}</a> to you.'
-        ' <button type="button" class="button-link flash-close" data-dismiss="#flash">'
-        "Dismiss</button></p></div>",
-        by_name,
-        reverse("handoff", args=[handoff.pk]),
-        handoff.pk,
-        display_user_name(handoff.conversation.end_user),
-    )
+    notice = render_to_string("handoffs/transferred.html", {"handoff": handoff, "by_name": by_name})
     send_to_group(agent_group(to_agent_id), notice)
 
 

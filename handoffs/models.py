@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
@@ -147,6 +148,11 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.handoff_id}: {self.score}/5"
+
+    @property
+    def source_label(self) -> str | Promise:
+        """The source's name, lazily translated (as a choice's label)."""
+        return self.Source(self.source).label
 
     @property
     def stars(self) -> str:

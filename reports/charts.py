@@ -238,20 +238,34 @@ def outcomes_summary(total: Outcomes) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
-    """ "45 s", "3 min 20 s", "2 h 05 min", "1 d 4 h": rounded to the second."""
+    """ "45 s", "3 min 20 s", "2 h 05 min", "1 d 4 h" ("1 j 4 h" in French): rounded to the
+    second, in the active language. The wallboard's ticking wait uses the same words
+    (static/hitlnext/js/units.js)."""
     if seconds is None:
         return "–"
     total = round(seconds)
     if total < 60:
-        return f"{total} s"
+        return gettext("%(seconds)s s") % {"seconds": total}
     minutes, secs = divmod(total, 60)
     if minutes < 60:
-        return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
+        if not secs:
+            return gettext("%(minutes)s min") % {"minutes": minutes}
+        return gettext("%(minutes)s min %(seconds)s s") % {
+            "minutes": minutes,
+            "seconds": f"{secs:02d}",
+        }
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
-        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
+        if not minutes:
+            return gettext("%(hours)s h") % {"hours": hours}
+        return gettext("%(hours)s h %(minutes)s min") % {
+            "hours": hours,
+            "minutes": f"{minutes:02d}",
+        }
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    if not hours:
+        return gettext("%(days)s d") % {"days": days}
+    return gettext("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
 
 
 def _shorten(name: str, limit: int = 20) -> str:

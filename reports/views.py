@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
@@ -28,9 +29,12 @@ def reports(request: AuthenticatedHttpRequest) -> HttpResponse:
     if report_filter is None:
         context = _choices() | {"form": form, "report": None}
         return render(request, "reports/reports.html", context, status=422)
-    report = Report(report_filter)
     if request.GET.get("format") == "csv":
-        return csv_response(report, request.GET.get("table", ""))
+        # A data file, read by scripts and spreadsheets as well as people: the same words
+        # (metrics, "No label", weekdays) in whatever language the supervisor reads the page.
+        with translation.override("en"):
+            return csv_response(Report(report_filter), request.GET.get("table", ""))
+    report = Report(report_filter)
     context = _choices() | {
         "form": form,
         "report": report,

@@ -43,6 +43,7 @@ _LITERAL = re.compile(r"\b_\(\s*(?:" + _STRING + r")\s*\)")
 _CONTEXT_OPTION = re.compile(r"\bcontext\s+(?:" + _STRING + ")")
 # Words a pushed fragment marks for the page to translate (static/hitlnext/js/personalize.js).
 _MARKED = re.compile(r'\bdata-msgid(?:-label|-title)?="([^"{}]+)"')
+_PLURAL = re.compile(r'\bdata-msgid-plural="([^"{}]+)"')
 _JS_CALL = re.compile(
     r"\b(n?gettext|gettext_noop)\(\s*(\"(?:[^\"\\]|\\.)*\")"
     r"(?:\s*,\s*(\"(?:[^\"\\]|\\.)*\"))?",
@@ -142,8 +143,19 @@ def script_messages(text: str) -> set[Msg]:
 
 
 def marked_messages(text: str) -> set[Msg]:
-    """A template's data-msgid words: the scripts translate them, so the `djangojs` domain."""
-    return {Msg(html.unescape(match.group(1))) for match in _MARKED.finditer(text)}
+    """A template's data-msgid words: the scripts translate them, so the `djangojs` domain;
+    with the data-msgid-plural of the same tag, if any."""
+    found = set()
+    for match in _MARKED.finditer(text):
+        tag_end = text.find(">", match.end())
+        plural = _PLURAL.search(text, match.end(), tag_end if tag_end >= 0 else len(text))
+        found.add(
+            Msg(
+                html.unescape(match.group(1)),
+                plural=html.unescape(plural.group(1)) if plural else None,
+            )
+        )
+    return found
 
 
 def _files(dirs: tuple[Path, ...], pattern: str) -> list[Path]:

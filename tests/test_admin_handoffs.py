@@ -157,7 +157,7 @@ def test_reject_action_calls_the_service(admin_client, bot, handoff):
     assert done.status == Handoff.Status.RESOLVED
     assert handoff_events(bot, "handoff.rejected") == 1
     texts = [str(m) for m in response.context["messages"]]
-    assert "Rejected 1 handoff(s)." in texts
+    assert "Rejected 1 handoff." in texts
     assert f"Not rejected (already finished): #{done.pk}." in texts
 
 

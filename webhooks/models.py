@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def new_event_id() -> str:
@@ -65,9 +66,9 @@ class Delivery(models.Model):
     """One event's webhook delivery: attempted until delivered, retried with backoff."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Gave up"
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Gave up")
 
     event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="delivery")
     bot = models.ForeignKey(

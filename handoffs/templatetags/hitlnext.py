@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django import template
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
@@ -66,6 +66,14 @@ def hue(value: int) -> int:
 @register.filter
 def message_kind(message: Message) -> str:
     return MESSAGE_KINDS.get(message.direction, "system")
+
+
+@register.filter
+def msgid(text) -> str:
+    """The English text of a lazily translated string (a choice's label): what a pushed
+    fragment marks with data-msgid for each page to translate (js/personalize.js)."""
+    with translation.override(None):
+        return str(text)
 
 
 @register.filter

@@ -83,23 +83,24 @@ PAYLOAD_EXAMPLE = {
 }
 
 
-class HistoryItemIn(_In):
-    model_config = _example(HISTORY_ITEM_EXAMPLE)
-
-    id: Id255 = Field(
-        description="The bot's id of this message; an id already stored is skipped.",
-        examples=["m-1"],
-    )
-    direction: Direction = Field(
+# The fields a message has wherever the bot sends one (a handoff's history, POST /messages).
+def _direction() -> Any:
+    return Field(
         description='"incoming": the user wrote it; "outgoing": the bot did.',
         examples=["incoming"],
     )
-    text: str | None = Field(
+
+
+def _text(example: str) -> Any:
+    return Field(
         "",
         description="The message text; may be empty when `payload` is given.",
-        examples=["Where is my parcel? It should have arrived yesterday."],
+        examples=[example],
     )
-    payload: dict[str, Any] | None = Field(
+
+
+def _payload() -> Any:
+    return Field(
         None,
         description="A non-text message as the bot's platform gave it (any JSON object); "
         'agents see a readable summary of it. `{"type": "image" | "file", "url", '
@@ -108,11 +109,27 @@ class HistoryItemIn(_In):
         "https URLs only).",
         examples=[PAYLOAD_EXAMPLE],
     )
-    created_at: Timestamp | None = Field(
+
+
+def _created_at(example: str) -> Any:
+    return Field(
         None,
         description="When it was sent, ISO-8601 (no offset: UTC). Default: now.",
-        examples=["2026-03-01T11:58:00Z"],
+        examples=[example],
     )
+
+
+class HistoryItemIn(_In):
+    model_config = _example(HISTORY_ITEM_EXAMPLE)
+
+    id: Id255 = Field(
+        description="The bot's id of this message; an id already stored is skipped.",
+        examples=["m-1"],
+    )
+    direction: Direction = _direction()
+    text: str | None = _text("Where is my parcel? It should have arrived yesterday.")
+    payload: dict[str, Any] | None = _payload()
+    created_at: Timestamp | None = _created_at("2026-03-01T11:58:00Z")
 
 
 # No labels: a fresh server has none, and this body must work as shown ("Try it out").
@@ -222,29 +239,10 @@ class MessageIn(_In):
         description="The bot's message id: re-sending it stores nothing twice.",
         examples=["m-3"],
     )
-    direction: Direction = Field(
-        description='"incoming": the user wrote it; "outgoing": the bot did.',
-        examples=["incoming"],
-    )
-    text: str | None = Field(
-        "",
-        description="The message text; may be empty when `payload` is given.",
-        examples=["Is anyone there?"],
-    )
-    payload: dict[str, Any] | None = Field(
-        None,
-        description="A non-text message as the bot's platform gave it (any JSON object); "
-        'agents see a readable summary of it. `{"type": "image" | "file", "url", '
-        '"name", "content_type", "size"}` shows inline: an image as a thumbnail '
-        "opening the full picture, a file as a download link with its name and size (http and "
-        "https URLs only).",
-        examples=[PAYLOAD_EXAMPLE],
-    )
-    created_at: Timestamp | None = Field(
-        None,
-        description="When it was sent, ISO-8601 (no offset: UTC). Default: now.",
-        examples=["2026-03-01T12:01:00Z"],
-    )
+    direction: Direction = _direction()
+    text: str | None = _text("Is anyone there?")
+    payload: dict[str, Any] | None = _payload()
+    created_at: Timestamp | None = _created_at("2026-03-01T12:01:00Z")
 
 
 RATING_EXAMPLE = {"score": 5, "comment": "Quick and friendly, thank you!"}

@@ -8,7 +8,11 @@ Redis key prefix, a throwaway SECRET_KEY and var directory.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def production_env(
@@ -48,3 +52,21 @@ def use_env(env: dict[str, str]) -> None:
         if name not in env:
             os.environ.pop(name, None)
     os.environ.update(env)
+
+
+@contextmanager
+def django_on_fresh_database(database_url: str, *, prefix: str) -> Iterator[Path]:
+    """This process as a production-like hitlnext (in-memory layer and cache: nothing here
+    needs Redis) on the benchmark's own database, dropped, created and migrated; yields the
+    throwaway var directory. For benchmarks that render pages in their own process."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        use_env(production_env(database_url, None, tmp, None, ALLOWED_HOSTS="testserver"))
+        Path(tmp, "staticfiles").mkdir(exist_ok=True)  # WhiteNoise warns when it is missing
+        import django
+
+        django.setup()
+        from bench import fixtures
+
+        fixtures.recreate_database(database_url)
+        fixtures.migrate()
+        yield Path(tmp)

@@ -18,7 +18,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.environment import production_env, use_env  # noqa: E402
+from bench.environment import django_on_fresh_database  # noqa: E402
 from bench.plan import ms  # noqa: E402
 
 YEAR = 365 * 86400
@@ -65,13 +64,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.sizes = sorted(int(s.replace("_", "")) for s in (args.sizes or default_sizes).split(","))
     args.rounds = args.rounds or (5 if args.quick else 15)
     return args
-
-
-def configure(database_url: str, var_dir: str) -> None:
-    """Production-like settings for this process (the page renders in it)."""
-    # Nothing here needs Redis: the in-memory layer and cache.
-    use_env(production_env(database_url, None, var_dir, None, ALLOWED_HOSTS="testserver"))
-    Path(var_dir, "staticfiles").mkdir(exist_ok=True)  # WhiteNoise warns when it is missing
 
 
 # --- Loading ------------------------------------------------------------------------------
@@ -419,17 +411,9 @@ def table(results: list[Result]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     began = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="hitlnext-bench-reports-") as tmp:
-        configure(args.database_url, tmp)
-        import django
-
-        django.setup()
+    with django_on_fresh_database(args.database_url, prefix="hitlnext-bench-reports-"):
         from django.test import Client
 
-        from bench import fixtures
-
-        fixtures.recreate_database(args.database_url)
-        fixtures.migrate()
         bot_id, agent_ids, label_ids, boss = create_cast()
         client = Client()
         client.force_login(boss)

@@ -20,7 +20,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,8 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.environment import django_on_fresh_database  # noqa: E402
 from bench.plan import ms  # noqa: E402
-from bench.reports import _columns, configure  # noqa: E402
+from bench.reports import _columns  # noqa: E402
 
 PER_CONVERSATION = 10
 # The words of the messages, in 16 sentences (English, French, Spanish: 'simple' config).
@@ -372,17 +372,9 @@ def table(results: list[Result], scan: tuple[Scenario, list[float], list[float]]
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     began = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="hitlnext-bench-search-") as tmp:
-        configure(args.database_url, tmp)
-        import django
-
-        django.setup()
+    with django_on_fresh_database(args.database_url, prefix="hitlnext-bench-search-"):
         from django.test import Client
 
-        from bench import fixtures
-
-        fixtures.recreate_database(args.database_url)
-        fixtures.migrate()
         bot_id, agent = create_agent()
         timings = load(bot_id, args.messages)
         print(

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +32,7 @@ from websockets.sync.client import ClientConnection, connect
 from handoffs.models import Handoff
 from tests.factories import BotFactory, UserFactory
 from tests.webhooks import Reply, WebhookReceiver
-from tests.workers import current_database_url
+from tests.workers import Process, current_database_url, free_port, wait_for
 from webhooks.models import Delivery, Event
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,40 +50,6 @@ pytestmark = [
 # A killed worker's leased deliveries wait this long before another worker sends them again.
 LEASE = "8s"
 WEBHOOK_TIMEOUT = "4s"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], bool], *, what: str, seconds: float = 60) -> None:
-    """Poll until the condition holds: a deadline against hangs, not a timing assertion."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(20)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef
 
 from conversations.models import Note
 from handoffs.models import ConversationDeletion, Handoff, Label
-from handoffs.naming import display_user_name, flatten_variables, user_email
+from handoffs.naming import flatten_variables, name_context, user_email
 from handoffs.ratings import conversation_ratings
 
 # Longer values (or any with a line break) are folded into a <details> element.
@@ -36,7 +36,7 @@ def user_details(end_user) -> dict:
     """The user's name, email and variables: no query (the end user is already loaded)."""
     return {
         "end_user": end_user,
-        "user_display_name": display_user_name(end_user),
+        **name_context(end_user),
         "user_email": user_email(end_user),
         "user_variables": [VariableLine(k, v) for k, v in flatten_variables(end_user.variables)],
     }

@@ -26,7 +26,7 @@ from handoffs import queue_place
 from handoffs.contact import handoff_parts, user_details
 from handoffs.inbox_groups import item_groups
 from handoffs.models import Handoff
-from handoffs.naming import display_user_name
+from handoffs.naming import name_context
 from handoffs.ratings import conversation_ratings
 from hitlnext_project.shared.push import best_effort, send_event, send_to_group
 
@@ -171,7 +171,7 @@ def render_messages_push(messages: list[Message], *, conversation: Conversation)
         {
             "messages": messages,
             "conversation_id": conversation.pk,
-            "user_display_name": display_user_name(conversation.end_user),
+            **name_context(conversation.end_user),
         },
     )
 

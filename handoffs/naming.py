@@ -6,8 +6,11 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_noop
 
-ANONYMOUS = "Anonymous User"
+# A user without a name, when generated names are off: in the agent's language. Pushed
+# fragments mark it for each page's (the `anonymous` template filter, personalize.js).
+ANONYMOUS = gettext_noop("Anonymous User")
 
 # 64 of each: 4096 names, enough that two users waiting at once rarely share one.
 ADJECTIVES = (
@@ -47,7 +50,20 @@ def display_user_name(end_user) -> str:
         return full_name
     if settings.HITLNEXT_DEFAULT_USERNAME:
         return generated_name(bot_id=end_user.bot_id, external_id=end_user.external_id)
-    return ANONYMOUS
+    return gettext(ANONYMOUS)
+
+
+def is_anonymous(end_user) -> bool:
+    """Whether the user is shown as ANONYMOUS (no name, no generated one)."""
+    return not end_user.full_name.strip() and not settings.HITLNEXT_DEFAULT_USERNAME
+
+
+def name_context(end_user) -> dict[str, object]:
+    """What a template showing the user's messages needs of their name."""
+    return {
+        "user_display_name": display_user_name(end_user),
+        "user_anonymous": is_anonymous(end_user),
+    }
 
 
 def user_email(end_user) -> str | None:

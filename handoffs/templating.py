@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from agents.models import display_name
-from handoffs.naming import ANONYMOUS, display_user_name, render_value
+from handoffs.naming import display_user_name, is_anonymous, render_value
 
 # A placeholder is a dotted name in double braces, spaces allowed inside: {{ user.plan }}.
 # Anything else in braces ({{ 7*7 }}, {% if %}) is not a placeholder and stays as written.
@@ -43,8 +43,7 @@ def user_name(end_user) -> str:
     the user, no name reads better than that one."""
     if end_user is None:
         return ""
-    name = display_user_name(end_user)
-    return "" if name == ANONYMOUS and not end_user.full_name.strip() else name
+    return "" if is_anonymous(end_user) else display_user_name(end_user)
 
 
 def _user_value(end_user, path: str) -> str:

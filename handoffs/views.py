@@ -25,7 +25,7 @@ from handoffs.errors import REFUSALS, AgentOffline, HandoffError, NotYourHandoff
 from handoffs.inbox import STATUS_FILTERS, InboxFilter, all_labels, inbox_page
 from handoffs.live import render_messages_push
 from handoffs.models import Handoff
-from handoffs.naming import display_user_name
+from handoffs.naming import name_context
 from hitlnext_project.shared.http import AuthenticatedHttpRequest
 from hitlnext_project.shared.ids import parse_id
 
@@ -67,7 +67,7 @@ def _panel_context(request: AuthenticatedHttpRequest, handoff: Handoff) -> dict:
         "conversation": conversation,
         "messages": newest[:count][::-1],
         "older_cursor": older_cursor,
-        "user_display_name": display_user_name(conversation.end_user),
+        **name_context(conversation.end_user),
         "can_write": handoff.status == Handoff.Status.ASSIGNED
         and handoff.agent_id == request.user.pk,
         "viewer_id": request.user.pk,
@@ -126,7 +126,7 @@ def handoff_messages(request: AuthenticatedHttpRequest, handoff_id: int) -> Http
         "handoff": handoff,
         "messages": older[:count][::-1],
         "older_cursor": older[count - 1].pk if len(older) > count else None,
-        "user_display_name": display_user_name(handoff.conversation.end_user),
+        **name_context(handoff.conversation.end_user),
     }
     return render(request, "handoffs/conversation.html#older_page", context)
 

@@ -201,6 +201,27 @@ def test_typing_and_reloads(pushed, handoff):
     )
 
 
+def test_a_user_without_a_name_everywhere_a_push_shows_one(pushed, handoff, agent, settings):
+    settings.HITLNEXT_DEFAULT_USERNAME = False
+    handoff.conversation.end_user.variables = {}
+    handoff.conversation.end_user.save()
+    message = MessageFactory(conversation=handoff.conversation)
+
+    assert_every_page_shows_the_same(pushed, lambda: live.handoff_changed(handoff.pk))
+    assert_every_page_shows_the_same(pushed, lambda: live.message_added(message.pk))
+    assert_every_page_shows_the_same(
+        pushed, lambda: live.contact_changed(handoff.conversation_id, name_changed=True)
+    )
+    assert_every_page_shows_the_same(
+        pushed, lambda: live.handoff_transferred(handoff.pk, to_agent_id=agent.pk, by_name="Bob")
+    )
+    with translation.override("en"):
+        shown = "".join(
+            as_page_shows(h, "fr") for h in pushed(lambda: live.handoff_changed(handoff.pk))
+        )
+    assert ">Utilisateur anonyme</span>" in shown and ">Anonymous User<" not in shown
+
+
 def test_presence_load_viewers_and_wallboard(pushed, handoff, agent, second_agent):
     assert_every_page_shows_the_same(pushed, lambda: presence_changed(agent.pk))
     AgentProfile.objects.update(online=False)

@@ -177,7 +177,7 @@ def test_without_a_name_or_the_setting_the_user_is_anonymous(settings, bot, agen
 
     html = contact(logged_in(agent), handoff)
 
-    assert '<h3 class="contact-name">Anonymous User</h3>' in html
+    assert '<h3 class="contact-name" data-msgid="Anonymous User">Anonymous User</h3>' in html
     assert "The bot sent no variables for this user." in html
     assert "mailto:" not in html
 

@@ -16,7 +16,7 @@ from conversations.attachments import Media, describe_limits
 from conversations.attachments import message_media as _message_media
 from conversations.models import Message
 from conversations.services import describe_payload
-from handoffs.naming import display_user_name
+from handoffs.naming import display_user_name, is_anonymous
 
 register = template.Library()
 
@@ -43,6 +43,12 @@ def epoch_ms(value: datetime | None) -> int:
 @register.filter
 def user_name(end_user) -> str:
     return display_user_name(end_user)
+
+
+@register.filter
+def anonymous(end_user) -> bool:
+    """Shown as "Anonymous User": pushed fragments mark it for the page's language."""
+    return is_anonymous(end_user)
 
 
 @register.filter

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import OperationalError, connection, transaction
+from asgiref.sync import SyncToAsync
+from django.db import OperationalError, connection, connections, transaction
 from django.http import HttpResponse
 
 from conversations.models import Conversation, EndUser
@@ -84,10 +85,16 @@ def test_a_database_failure_mid_request_leaves_nothing_half_written(client):
 @pytest.fixture
 def fresh_pool():
     """This process's pool as a server process has it: only the connections it uses. Killed
-    connections must not outlive the test either (the next tests would get them)."""
+    connections must not outlive the test either (the next tests would get them): this
+    thread's, and the one asgiref's shared thread may hold (an earlier test's
+    `sync_to_async(...)` left it open there). Socket tests reuse that thread for every
+    `database_sync_to_async` call with Django's close_old_connections turned off (Channels'
+    test communicator does that, channels/testing/application.py), so they would run their
+    queries on the connection this test killed (AdminShutdown, seen in the web chat tests)."""
     connection.close()
     connection.close_pool()
     yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
     connection.close()
     connection.close_pool()
 

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client
 from django.utils import timezone, translation
 from django.utils.translation import trans_real
@@ -194,17 +193,6 @@ def test_csv_exports_stay_english_for_a_french_supervisor(agent, handoff):
     assert "\nMonday," in table("heatmap")
 
 
-# On PostgreSQL these two met a connection the server had terminated (AdminShutdown) when run
-# after the fault tests in the full suite, and never alone; the cause is not found yet (closing
-# note of 2026-11-29). What they check, the language of the web chat's socket, does not depend
-# on the database: they run on SQLite.
-_NOT_AFTER_FAULTS_ON_POSTGRESQL = pytest.mark.skipif(
-    connection.vendor == "postgresql",
-    reason="terminated connections after the fault tests on PostgreSQL; language is DB-independent",
-)
-
-
-@_NOT_AFTER_FAULTS_ON_POSTGRESQL
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_spanish_visitors_socket_answers_in_spanish():
@@ -290,7 +278,6 @@ def test_the_web_chat_page_follows_the_browser(client):
     assert '<html lang="en">' in english and "Chat with us" in english
 
 
-@_NOT_AFTER_FAULTS_ON_POSTGRESQL
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_french_agents_answer_reaches_a_spanish_visitor_in_spanish():

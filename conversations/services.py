@@ -27,14 +27,12 @@ def ensure_conversation(
     user_id: str,
     channel: str,
     user_variables: dict | None = None,
-    annotations: dict | None = None,
 ) -> Conversation:
     """Get or create the user and the conversation, merging any new user variables.
 
     Returns the conversation row locked for the rest of the transaction, so concurrent
-    requests about one conversation (a handoff and a message at once) take turns.
-    `annotations` are read by the same locked query when the conversation exists (a new one
-    has none of them set: callers fall back to their own queries).
+    requests about one conversation (a handoff and a message at once) take turns. (Relaying a
+    message reads it with a query of its own first: handoffs.relay_read.)
     """
     assert transaction.get_connection().in_atomic_block
     # The common case, a known conversation: one locked read, joined to its user. Only the
@@ -42,7 +40,6 @@ def ensure_conversation(
     found = (
         Conversation.objects.select_for_update(of=("self",))
         .select_related("end_user")
-        .annotate(**(annotations or {}))
         .filter(bot=bot, external_id=conversation_id)[:1]  # unique: no ORDER BY (first())
     )
     conversation = next(iter(found), None)

@@ -9,7 +9,7 @@ from functools import partial
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import DateTimeField, F, OuterRef, Subquery, Value
+from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -37,6 +37,7 @@ from handoffs.errors import (
     NotYourHandoff,
 )
 from handoffs.models import Handoff, HandoffRead
+from handoffs.relay_read import locked_for_relay
 from handoffs.steps import (
     add_outbound_message,
     announce_message_added,
@@ -108,36 +109,22 @@ def _relay_message(
 ) -> RelayResult:
     check_length(check_storable(text), limit=RELAYED_MESSAGE_MAX, what="A relayed message")
     with transaction.atomic():
-        conversation = ensure_conversation(
-            bot=bot,
-            conversation_id=conversation_id,
-            user_id=user_id,
-            channel=channel,
-            # Read with the locked conversation: whether a handoff is active and whether this
-            # message id is already stored (each at most one row: unique constraints).
-            annotations={
-                "active_handoff_pk": Subquery(
-                    Handoff.objects.filter(
-                        conversation=OuterRef("pk"), status__in=Handoff.ACTIVE
-                    ).values("pk")[:1]
-                ),
-                "same_message_pk": Subquery(
-                    Message.objects.filter(
-                        conversation=OuterRef("pk"), external_id=external_id
-                    ).values("pk")[:1]
-                ),
-            },
-        )
-        # A conversation created just now, or raced, has neither annotation.
-        if not (
-            hasattr(conversation, "active_handoff_pk") and hasattr(conversation, "same_message_pk")
-        ):
-            active = conversation.handoffs.filter(status__in=Handoff.ACTIVE).first()
-            existing = conversation.messages.filter(external_id=external_id).first()
-        else:
-            active_pk, same_pk = conversation.active_handoff_pk, conversation.same_message_pk
+        # The common case, a known conversation of this user: one locked read, which also
+        # says whether a handoff is active and whether this message id is already stored.
+        read = locked_for_relay(bot=bot, conversation_id=conversation_id, external_id=external_id)
+        if read is not None and read.conversation.end_user.external_id == user_id:
+            conversation = read.conversation
+            conversation.bot = bot  # the same row, already loaded: no join, no secret to decrypt
+            active_pk, same_pk = read.active_handoff_pk, read.same_message_pk
             active = conversation.handoffs.get(pk=active_pk) if active_pk is not None else None
             existing = conversation.messages.get(pk=same_pk) if same_pk is not None else None
+        else:
+            # A new conversation, or one the bot now names with another user: the general way.
+            conversation = ensure_conversation(
+                bot=bot, conversation_id=conversation_id, user_id=user_id, channel=channel
+            )
+            active = conversation.handoffs.filter(status__in=Handoff.ACTIVE).first()
+            existing = conversation.messages.filter(external_id=external_id).first()
         if existing is not None:
             return RelayResult(message=existing, created=False, handoff=active)
         message = Message.objects.create(

@@ -14,11 +14,12 @@ than `limit` hits. Whole slices are counted, so a hit stops counting between `wi
 at most a tenth of the window late. The wait given back is when enough slices will have left
 the window for a hit to pass (Retry-After: a retry then succeeds unless others spent the room).
 
-Cost per hit: one read of the slices (get_many: one MGET in Redis) and one increment of the
-current slice; a refused hit is only the read. Two processes that both saw room for the last
-hit both count it; the one that then finds the count over the limit takes its hit back and
-refuses, so the limit holds across processes. When the cache is unreachable, requests are let
-through: a Redis outage must not take the API down with it.
+Cost per hit in Redis: one round trip, a script that reads the slices and counts the hit when
+there is room, atomically (shared/cache.py, count_hit). Elsewhere (the embedded LocMemCache):
+one read of the slices and one increment of the current slice, a refused hit only the read;
+two threads that both saw room for the last hit both count it, and the one that then finds
+the count over the limit takes its hit back and refuses, so the limit holds. When the cache is
+unreachable, requests are let through: a Redis outage must not take the API down with it.
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ def hit(key: str, *, limit: int, window: int) -> int | None:
     # A slice counts until the window's start passes its end: window + one slice from its start.
     timeout = math.ceil(window + window / SLICES) + 1
     try:
+        count_hit = getattr(cache, "count_hit", None)
+        if count_hit is not None:
+            allowed, counts = count_hit(keys, limit=limit, timeout=timeout)
+            if allowed:
+                return None
+            return _wait(counts, first=first, limit=limit, window=window, now=now)
         counts = _counts(keys)
         if sum(counts) >= limit:
             return _wait(counts, first=first, limit=limit, window=window, now=now)

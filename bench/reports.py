@@ -92,6 +92,28 @@ def _columns(model, given: dict[str, str], params: dict) -> tuple[str, str]:
     return ", ".join(names), ", ".join(values)
 
 
+def insert_series(cursor, series: str, statements: list, params: dict, *, next_id: int) -> None:
+    """Each (model, given columns, tail) of `statements` as one INSERT ... SELECT from the
+    `series` CTEs (`t` last), then the sequences of the users, conversations and handoffs
+    moved past the ids the series gave them."""
+    from django.db import connection
+
+    from conversations.models import Conversation, EndUser
+    from handoffs.models import Handoff
+
+    for model, given, tail in statements:
+        names, values = _columns(model, given, params)
+        table = connection.ops.quote_name(model._meta.db_table)
+        cursor.execute(
+            f"WITH {series} INSERT INTO {table} ({names}) SELECT {values} FROM t {tail}", params
+        )
+    for model in (EndUser, Conversation, Handoff):
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)",
+            [model._meta.db_table, next_id],
+        )
+
+
 # One row of `s` per handoff number i: its timestamps and choices, all derived from i, so
 # the rows of a size are the same whatever sizes ran before.
 _SERIES = """
@@ -219,18 +241,7 @@ def load(bot_id: int, agent_ids: list[int], label_ids: list[int], first: int, la
         ),
     ]
     with transaction.atomic(), connection.cursor() as cursor:
-        for model, given, tail in statements:
-            names, values = _columns(model, given, params)
-            table = connection.ops.quote_name(model._meta.db_table)
-            cursor.execute(
-                f"WITH {_SERIES} INSERT INTO {table} ({names}) SELECT {values} FROM t {tail}",
-                params,
-            )
-        for model in (EndUser, Conversation, Handoff):
-            cursor.execute(
-                "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)",
-                [model._meta.db_table, last + 1],
-            )
+        insert_series(cursor, _SERIES, statements, params, next_id=last + 1)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")  # as autovacuum would have, on a table grown slowly
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.environment import django_on_fresh_database  # noqa: E402
 from bench.plan import ms  # noqa: E402
-from bench.reports import _columns  # noqa: E402
+from bench.reports import insert_series  # noqa: E402
 
 PER_CONVERSATION = 10
 # The words of the messages, in 16 sentences (English, French, Spanish: 'simple' config).
@@ -164,18 +164,7 @@ def load(bot_id: int, messages: int) -> dict[str, float]:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DROP INDEX IF EXISTS message_text_search")
         cursor.execute("DROP INDEX IF EXISTS end_user_variables_trgm")
-        for model, given, tail in statements:
-            names, values = _columns(model, given, params)
-            table = connection.ops.quote_name(model._meta.db_table)
-            cursor.execute(
-                f"WITH {series} INSERT INTO {table} ({names}) SELECT {values} FROM t {tail}",
-                params,
-            )
-        for model in (EndUser, Conversation, Handoff):
-            cursor.execute(
-                "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)",
-                [model._meta.db_table, conversations + 1],
-            )
+        insert_series(cursor, series, statements, params, next_id=conversations + 1)
     timings["rows"] = time.perf_counter() - began
     began = time.perf_counter()
     build_indexes()

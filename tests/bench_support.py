@@ -5,6 +5,8 @@ inspection)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
@@ -12,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from django.db import connection
+
+from tests.workers import BASE_DIR
 
 
 @contextmanager
@@ -34,3 +38,25 @@ def bench_database(suffix: str, *, redis: bool = False) -> Iterator[str]:
         name = urlsplit(url).path.lstrip("/")
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_bench(script: str, *args: str, timeout: float) -> str:
+    """Run `bench/<script>` with `args` to the end; its output, or the test fails with it.
+    Past `timeout` it is stopped with SIGTERM, not SIGKILL, so it stops the servers and
+    workers it started."""
+    bench = subprocess.Popen(
+        [sys.executable, f"bench/{script}", *args],
+        cwd=BASE_DIR,
+        env=os.environ | {"LOG_LEVEL": "WARNING"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = bench.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        bench.terminate()
+        out, err = bench.communicate(timeout=25)
+        pytest.fail(f"the benchmark did not finish in {timeout:g} s:\n{out}{err}")
+    assert bench.returncode == 0, out + err
+    return out

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -137,12 +136,7 @@ class Deployment:
         return f"http://127.0.0.1:{self.port}"
 
     def spawn(self, name: str, argv: list[str]) -> Process:
-        log = self.dir / f"{name}.log"
-        with log.open("wb") as out:  # a file, not a pipe: a chatty child never blocks
-            popen = subprocess.Popen(
-                argv, cwd=BASE_DIR, env=self.env, stdout=out, stderr=subprocess.STDOUT
-            )
-        process = Process(name, popen, log)
+        process = Process.spawn(name, argv, env=self.env, log_dir=self.dir)
         self.processes.append(process)
         return process
 

@@ -23,11 +23,12 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from handoffs.models import Handoff
 from tests.deploy_wsgi import BASE_DIR, BIN, DEPLOY, NGINX, nginx_conf, wsgi_deployment
 from tests.factories import BotFactory, UserFactory
+from tests.test_scaleout import receive_until
 from tests.webhooks import WebhookReceiver
 from tests.workers import current_database_url
 
@@ -148,18 +149,6 @@ def deployment(django_db_setup) -> Iterator:
 def receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver() as receiver:
         yield receiver
-
-
-def receive_until(ws: ClientConnection, predicate: Callable[[str], bool], *, what: str) -> str:
-    deadline = time.monotonic() + 30
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            frame = ws.recv(timeout=left)
-        except TimeoutError:
-            break
-        if predicate(frame):
-            return frame
-    raise AssertionError(f"the socket never received {what}")
 
 
 def wait_for_payload(receiver: WebhookReceiver, predicate: Callable[[dict], bool], what: str):

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from tests.bench_support import bench_database
-from tests.workers import BASE_DIR
+from tests.bench_support import bench_database, run_bench
 
 
 @pytest.fixture
@@ -25,36 +22,12 @@ def bench_database_url():
 
 @pytest.mark.timeout(300)
 def test_a_tiny_floor_gets_every_message_to_every_screen_that_shows_it(bench_database_url):
-    bench = subprocess.Popen(
-        [
-            sys.executable,
-            "bench/floor.py",
-            "--agents",
-            "8",
-            "--rates",
-            "4",
-            "--seconds",
-            "4",
-            "--conversations",
-            "60",
-            "--database-url",
-            bench_database_url,
-            "--redis-url",
-            os.environ["REDIS_URL"],
-        ],
-        cwd=BASE_DIR,
-        env=os.environ | {"LOG_LEVEL": "WARNING"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    out = run_bench(
+        "floor.py",
+        *("--agents", "8", "--rates", "4", "--seconds", "4", "--conversations", "60"),
+        *("--database-url", bench_database_url, "--redis-url", os.environ["REDIS_URL"]),
+        timeout=240,
     )
-    try:
-        out, err = bench.communicate(timeout=240)
-    except subprocess.TimeoutExpired:
-        bench.terminate()  # it stops the servers and the worker it started
-        out, err = bench.communicate(timeout=25)
-        pytest.fail(f"the benchmark did not finish in 240 s:\n{out}{err}")
-    assert bench.returncode == 0, out + err
     (row,) = [line for line in out.splitlines() if line.startswith("| A=8, R=4/s offered")]
     # Every expected arrival arrived: (got/expected) with got == expected, both kinds.
     arrivals = re.findall(r"\((\d+)/(\d+)\)", row)

@@ -5,14 +5,9 @@ equal the Python fallback's on its thousands of generated handoffs. No timing is
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from tests.bench_support import bench_database
-from tests.workers import BASE_DIR
+from tests.bench_support import bench_database, run_bench
 
 
 @pytest.fixture
@@ -22,25 +17,12 @@ def bench_database_url():
 
 
 def test_smallest_reports_benchmark_runs_and_its_figures_are_exact(bench_database_url):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/reports.py",
-            "--sizes",
-            "3000,6000",
-            "--rounds",
-            "1",
-            "--database-url",
-            bench_database_url,
-        ],
-        cwd=BASE_DIR,
-        env=os.environ | {"LOG_LEVEL": "WARNING"},
-        capture_output=True,
-        text=True,
+    out = run_bench(
+        "reports.py",
+        *("--sizes", "3000,6000", "--rounds", "1"),
+        *("--database-url", bench_database_url),
         timeout=110,
     )
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
     assert "PROBLEM" not in out
     assert out.count("identical") == 4, out  # two sizes, two ranges
     rows = [line for line in out.splitlines() if line.startswith("| 6,000 |")]

@@ -5,13 +5,10 @@ capacity, and it prints its numbers. No timing is asserted (the machine is share
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.bench_support import bench_database
-from tests.workers import BASE_DIR
+from tests.bench_support import bench_database, run_bench
 
 HANDOFFS = 60
 
@@ -25,32 +22,12 @@ def bench_database_url():
 def test_quickest_routing_benchmark_assigns_every_handoff_once_within_capacity(
     bench_database_url,
 ):
-    bench = subprocess.Popen(
-        [
-            sys.executable,
-            "bench/routing.py",
-            "--quick",
-            "--handoffs",
-            str(HANDOFFS),
-            "--database-url",
-            bench_database_url,
-            "--redis-url",
-            os.environ["REDIS_URL"],
-        ],
-        cwd=BASE_DIR,
-        env=os.environ | {"LOG_LEVEL": "WARNING"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    out = run_bench(
+        "routing.py",
+        *("--quick", "--handoffs", str(HANDOFFS)),
+        *("--database-url", bench_database_url, "--redis-url", os.environ["REDIS_URL"]),
+        timeout=90,
     )
-    try:
-        out, err = bench.communicate(timeout=90)
-    except subprocess.TimeoutExpired:
-        # SIGTERM, not SIGKILL: the benchmark then stops the servers and worker it started.
-        bench.terminate()
-        out, err = bench.communicate(timeout=25)
-        pytest.fail(f"the benchmark did not finish in 90 s:\n{out}{err}")
-    assert bench.returncode == 0, out + err
     assert "PROBLEM" not in out
     rows = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines()}
     burst = next(line for key, line in rows.items() if key.startswith("Burst:"))

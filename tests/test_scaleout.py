@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,12 +62,7 @@ class Cluster:
     workers: list[Process] = field(default_factory=list)
 
     def _spawn(self, name: str, argv: list[str]) -> Process:
-        log = self.logs / f"{name}.log"
-        with log.open("wb") as out:  # a file, not a pipe: a chatty child never blocks
-            popen = subprocess.Popen(
-                argv, cwd=BASE_DIR, env=self.env, stdout=out, stderr=subprocess.STDOUT
-            )
-        process = Process(name, popen, log)
+        process = Process.spawn(name, argv, env=self.env, log_dir=self.logs)
         self.processes.append(process)
         return process
 

@@ -5,14 +5,9 @@ shared)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from tests.bench_support import bench_database
-from tests.workers import BASE_DIR
+from tests.bench_support import bench_database, run_bench
 
 
 @pytest.fixture
@@ -22,26 +17,12 @@ def bench_database_url():
 
 
 def test_smallest_search_benchmark_runs_and_finds_what_a_scan_finds(bench_database_url):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/search.py",
-            "--quick",
-            "--messages",
-            "5000",
-            "--rounds",
-            "1",
-            "--database-url",
-            bench_database_url,
-        ],
-        cwd=BASE_DIR,
-        env=os.environ | {"LOG_LEVEL": "WARNING"},
-        capture_output=True,
-        text=True,
+    out = run_bench(
+        "search.py",
+        *("--quick", "--messages", "5000", "--rounds", "1"),
+        *("--database-url", bench_database_url),
         timeout=110,
     )
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
     assert "PROBLEM" not in out
     assert out.count("messages as a scan") == 4, out
     rows = [line for line in out.splitlines() if line.startswith("| ")]

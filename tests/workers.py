@@ -98,6 +98,16 @@ class Process:
     popen: subprocess.Popen
     log: Path
 
+    @classmethod
+    def spawn(cls, name: str, argv: list[str], *, env: dict[str, str], log_dir: Path) -> Process:
+        """Start `argv` from the project's directory, its output in <log_dir>/<name>.log."""
+        log = log_dir / f"{name}.log"
+        with log.open("wb") as out:  # a file, not a pipe: a chatty child never blocks
+            popen = subprocess.Popen(
+                argv, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        return cls(name, popen, log)
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
